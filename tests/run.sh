@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the test layers in order, one after another (the machine has two cores), and prints a
+# summary with each layer's wall time. Exit status is non-zero if any layer failed.
+#   tests/run.sh            every layer
+#   tests/run.sh unit hub   only the named layers
+#   tests/run.sh --list     the layer names
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" PYTHONDONTWRITEBYTECODE=1
+mkdir -p build/logs
+
+# pytest exits 5 when it collects no tests; that is a failure here, like any other non-zero code.
+layer_static()   { tests/static/run.sh; }
+layer_unit()     { pytest -q -p no:cacheprovider files/hub/tests files/xnat_standin/tests tests/unit; }
+layer_images()   { ansible-playbook tests/images.yml; }
+layer_modules()  { tests/integration/modules/run.sh; }
+
+LAYERS=(static unit images modules)
+
+if [ "${1:-}" = "--list" ]; then printf '%s\n' "${LAYERS[@]}"; exit 0; fi
+selected=("$@"); [ "${#selected[@]}" -eq 0 ] && selected=("${LAYERS[@]}")
+
+results=(); failed=0; start_all=$SECONDS
+for layer in "${selected[@]}"; do
+  if ! declare -F "layer_$layer" >/dev/null; then
+    echo "unknown layer: $layer (known: ${LAYERS[*]})" >&2; exit 2
+  fi
+  echo "=== layer $layer ==="
+  t0=$SECONDS
+  "layer_$layer" 2>&1 | tee "build/logs/$layer.log"
+  rc=${PIPESTATUS[0]}
+  dt=$((SECONDS - t0))
+  if [ "$rc" -eq 0 ]; then results+=("PASS  $layer  ${dt}s"); else results+=("FAIL  $layer  ${dt}s (exit $rc)"); failed=1; fi
+done
+
+echo
+echo "=== summary ($((SECONDS - start_all))s) ==="
+printf '%s\n' "${results[@]}"
+exit $failed

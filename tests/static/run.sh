@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Static checks: yamllint, ansible-lint (production profile), argument specs vs defaults,
+# ansible-doc for every plugin, and ansible-test sanity on the built collection (no ignore files).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+echo "--- yamllint"
+yamllint -s .
+
+echo "--- ansible-lint (production profile)"
+ansible-lint --offline -q
+
+echo "--- argument specs"
+python tests/static/check_argument_specs.py
+
+echo "--- ansible-doc"
+for type in module lookup; do
+  dir=plugins/${type}s; [ "$type" = lookup ] && dir=plugins/lookup
+  for f in "$dir"/*.py; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .py); [ "$name" = __init__ ] && continue
+    out=$(ansible-doc -t "$type" "xnat_jupyterhub.deploy.$name")
+    grep -q "xnat_jupyterhub.deploy.$name" <<<"$out" || { echo "ansible-doc did not render $type $name"; exit 1; }
+    echo "rendered $type xnat_jupyterhub.deploy.$name"
+  done
+done
+
+echo "--- ansible-test sanity (built collection, no ignore files)"
+if ls tests/sanity/ignore-*.txt >/dev/null 2>&1; then echo "sanity ignore files are not allowed"; exit 1; fi
+rm -rf build/sanity && mkdir -p build/sanity
+ansible-galaxy collection build --force --output-path build/sanity . >/dev/null
+ansible-galaxy collection install --force -p build/sanity/collections build/sanity/xnat_jupyterhub-deploy-*.tar.gz >/dev/null
+cd build/sanity/collections/ansible_collections/xnat_jupyterhub/deploy
+git init -q . && git add -A >/dev/null
+ansible-test sanity --venv --python 3.11 --color no
