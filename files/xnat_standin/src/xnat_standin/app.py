@@ -1,0 +1,102 @@
+"""The aiohttp application: middlewares, routes, start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import time
+
+from aiohttp import web
+
+from . import compute_api, faults_api, preferences_api, users_api
+from .auth import Authenticator
+from .bootstrap import initialise
+from .config import Settings
+from .preferences import Preferences
+from .responses import NotAuthenticated, XnatError, text_error
+from .state import PRINCIPAL, STATE, State
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+# GETs a login benchmark exercises; --latency-ms delays them (always with asyncio.sleep)
+SLOW_PATHS = ("/xapi/users/*/roles", "/xapi/jupyterhub/preferences*", "/xapi/jupyterhub/users/*/user-options")
+# unauthenticated paths outside /xapi
+PUBLIC_PREFIXES = ("/app/", "/static/", "/data/services/auth")
+
+
+@web.middleware
+async def xnat_errors(request: web.Request, handler):
+    """Errors as text/plain bodies with XNAT's status codes (contract §2.0)."""
+    try:
+        return await handler(request)
+    except XnatError as exc:
+        return text_error(exc.status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith("/xapi"):
+            return text_error(exc.status, exc.reason)
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # XNAT answers unexpected failures with 500 and the message
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return text_error(500, str(exc))
+
+
+@web.middleware
+async def authentication(request: web.Request, handler):
+    state = request.app[STATE]
+    principal = await state.auth.identify(request)
+    request[PRINCIPAL] = principal
+    needs_login = request.path.startswith("/xapi") or request.path.startswith("/standin")
+    if needs_login and principal is None:
+        raise NotAuthenticated("Authentication required.")
+    return await handler(request)
+
+
+@web.middleware
+async def latency_and_faults(request: web.Request, handler):
+    state = request.app[STATE]
+    if state.settings.latency_ms and request.method == "GET" and \
+            any(fnmatch.fnmatchcase(request.path, pattern) for pattern in SLOW_PATHS):
+        await asyncio.sleep(state.settings.latency_ms / 1000)
+    rule = faults_api.matching_rule(state, request)
+    if rule is not None:
+        if rule.get("hang_seconds"):
+            await asyncio.sleep(float(rule["hang_seconds"]))
+        if rule.get("status"):
+            return text_error(int(rule["status"]), rule.get("message", "Injected fault"))
+    return await handler(request)
+
+
+@web.middleware
+async def access_log_timing(request: web.Request, handler):
+    started = time.monotonic()
+    try:
+        return await handler(request)
+    finally:
+        log.debug("%s %s took %.1f ms", request.method, request.path, (time.monotonic() - started) * 1000)
+
+
+def create_app(settings: Settings) -> web.Application:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.data_dir / "standin.sqlite3")
+    prefs = Preferences(store)
+    initialise(store, prefs, settings)
+    state = State(settings=settings, store=store, auth=Authenticator(store), prefs=prefs)
+
+    app = web.Application(middlewares=[access_log_timing, xnat_errors, authentication, latency_and_faults])
+    app[STATE] = state
+    for module in (users_api, preferences_api, compute_api, faults_api):
+        app.add_routes(module.routes)
+
+    async def shutdown(app: web.Application) -> None:
+        for task in list(state.tasks):
+            task.cancel()
+        await asyncio.gather(*state.tasks, return_exceptions=True)
+        store.close()
+
+    app.on_cleanup.append(shutdown)
+    return app
+
