@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: XNAT JupyterHub deployment maintainers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 name: tree_hash
 short_description: Content hash of one or more directory trees on the controller
 version_added: 1.0.0
-author: XNAT JupyterHub deployment maintainers
+author: XNAT JupyterHub deployment maintainers (@xnat-jupyterhub)
 description:
   - Returns one SHA-256 hex digest over the relative paths, executable bits and contents of every
     file below the given directories, in a stable order.
