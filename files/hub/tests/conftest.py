@@ -1,0 +1,119 @@
+"""A stand-in for the XNAT endpoints the hub calls, served on 127.0.0.1."""
+
+import base64
+import json
+import socket
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+import pytest
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
+
+
+@dataclass
+class XnatAccount:
+    login: str
+    password: str
+    roles: list = field(default_factory=list)
+
+
+@dataclass
+class FakeXnat:
+    """XNAT's answers, per the contract: Basic auth, exact-case self-only roles."""
+
+    url: str = ""
+    accounts: dict = field(default_factory=dict)  # lower-cased login -> XnatAccount
+    all_users_can_start: bool | None = False  # None: preference unknown (404)
+    user_options: dict = field(default_factory=dict)  # (user, server or "") -> JSON
+    fail_with: int | None = None  # answer every request with this status
+    raw_paths: list = field(default_factory=list)
+
+    def add(self, login, password, roles=()):
+        self.accounts[login.lower()] = XnatAccount(login, password, list(roles))
+
+
+class XnatHandler(web.RequestHandler):
+    def initialize(self, xnat):
+        self.xnat = xnat
+
+    def _caller(self):
+        header = self.request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        login, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        account = self.xnat.accounts.get(login.lower())  # XNAT finds logins case-insensitively
+        if account and account.password == password:
+            return account
+        return None
+
+    def _answer(self, status, body=None):
+        self.set_status(status)
+        if body is None:
+            self.set_header("Content-Type", "text/plain")
+            if status == 401:
+                self.set_header("WWW-Authenticate", 'Basic realm="XNAT"')
+        else:
+            self.set_header("Content-Type", "application/json")
+            self.write(json.dumps(body))
+
+    def get(self):
+        self.xnat.raw_paths.append(self.request.path)
+        if self.xnat.fail_with:
+            if self.xnat.fail_with in (301, 302, 307):
+                self.set_header("Location", "/elsewhere")
+            return self._answer(self.xnat.fail_with)
+        caller = self._caller()
+        if caller is None:
+            return self._answer(401)
+        parts = [unquote(p) for p in self.request.path.split("/")[1:]]
+        match parts:
+            case ["xapi", "users", login, "roles"]:
+                if login != caller.login and "Administrator" not in caller.roles:
+                    return self._answer(403)
+                return self._answer(200, caller.roles)
+            case ["xapi", "jupyterhub", "preferences", "allUsersCanStartJupyter"]:
+                if self.xnat.all_users_can_start is None:
+                    return self._answer(404)
+                return self._answer(200, {"allUsersCanStartJupyter": self.xnat.all_users_can_start})
+            case ["xapi", "jupyterhub", "users", user, "server", *server, "user-options"] if len(server) <= 1:
+                if not {"JupyterHub", "Administrator"} & set(caller.roles):
+                    return self._answer(403)
+                options = self.xnat.user_options.get((user, server[0] if server else ""))
+                if options is None:
+                    return self._answer(404)
+                return self._answer(200, options)
+        return self._answer(404)
+
+
+@pytest.fixture
+async def fake_xnat():
+    xnat = FakeXnat()
+    sock, port = bind_unused_port()
+    server = HTTPServer(web.Application([(r"/.*", XnatHandler, {"xnat": xnat})]))
+    server.add_sockets([sock])
+    xnat.url = f"http://127.0.0.1:{port}"
+    yield xnat
+    server.stop()
+    await server.close_all_connections()
+
+
+@pytest.fixture
+def silent_xnat_url():
+    """A loopback address that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+@pytest.fixture
+def closed_port_url():
+    """A loopback address nothing listens on."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"

@@ -1,0 +1,195 @@
+import logging
+import time
+
+import pytest
+from tornado import web
+from traitlets.config import Config
+
+from xnat_jupyterhub_hub import authenticator as auth_module
+from xnat_jupyterhub_hub.authenticator import XnatAuthenticator
+
+PASSWORD = "S3cret:pass word%"
+
+
+def make_authenticator(url, **config):
+    c = Config()
+    c.XnatClient.url = url
+    c.XnatClient.connect_timeout = 1.0
+    c.XnatClient.request_timeout = 1.0
+    for key, value in config.items():
+        setattr(c.XnatAuthenticator, key, value)
+    return XnatAuthenticator(config=c)
+
+
+async def login(authenticator, username, password=PASSWORD):
+    return await authenticator.get_authenticated_user(None, {"username": username, "password": password})
+
+
+async def test_user_with_jupyter_role_logs_in_under_exact_case(fake_xnat):
+    fake_xnat.add("JSmith", PASSWORD, ["jupyter"])
+    model = await login(make_authenticator(fake_xnat.url), "JSmith")
+    assert model["name"] == "JSmith"
+    assert model[auth_module.XNAT_ACCESS] == "role"
+    # the role alone decides: the preference was not asked for
+    assert fake_xnat.raw_paths == ["/xapi/users/JSmith/roles"]
+
+
+async def test_role_matches_case_insensitively(fake_xnat):
+    fake_xnat.add("ann", PASSWORD, ["Administrator", "JUPYTER"])
+    assert (await login(make_authenticator(fake_xnat.url), "ann"))["name"] == "ann"
+
+
+async def test_user_without_role_logs_in_when_all_users_may(fake_xnat):
+    fake_xnat.add("bob", PASSWORD, ["Other"])
+    fake_xnat.all_users_can_start = True
+    model = await login(make_authenticator(fake_xnat.url), "bob")
+    assert model[auth_module.XNAT_ACCESS] == "all-users"
+    assert fake_xnat.raw_paths[-1] == "/xapi/jupyterhub/preferences/allUsersCanStartJupyter"
+
+
+@pytest.mark.parametrize("preference", [False, None])
+async def test_user_without_role_is_refused_with_a_message(fake_xnat, preference):
+    fake_xnat.add("bob", PASSWORD, [])
+    fake_xnat.all_users_can_start = preference
+    with pytest.raises(web.HTTPError) as info:
+        await login(make_authenticator(fake_xnat.url), "bob")
+    assert info.value.status_code == 403
+    assert info.value.log_message == auth_module.MSG_NOT_ALLOWED
+
+
+async def test_allowed_users_from_config_need_only_valid_credentials(fake_xnat):
+    fake_xnat.add("carol", PASSWORD, [])
+    authenticator = make_authenticator(fake_xnat.url, allowed_users={"carol"})
+    assert (await login(authenticator, "carol"))["name"] == "carol"
+    assert await login(authenticator, "carol", "wrong") is None
+
+
+async def test_wrong_password_gives_the_standard_failure(fake_xnat, caplog):
+    fake_xnat.add("JSmith", PASSWORD, ["Jupyter"])
+    caplog.set_level(logging.DEBUG)
+    assert await login(make_authenticator(fake_xnat.url), "JSmith", "not-it") is None
+    assert "HTTP 401" in caplog.text
+
+
+async def test_username_in_other_case_gets_the_case_message(fake_xnat):
+    fake_xnat.add("JSmith", PASSWORD, ["Jupyter"])
+    with pytest.raises(web.HTTPError) as info:
+        await login(make_authenticator(fake_xnat.url), "jsmith")
+    assert info.value.status_code == 403
+    assert info.value.log_message == auth_module.MSG_CASE_MISMATCH
+
+
+@pytest.mark.parametrize("status", [500, 502, 404])
+async def test_xnat_errors_are_not_reported_as_wrong_passwords(fake_xnat, status):
+    fake_xnat.fail_with = status
+    with pytest.raises(web.HTTPError) as info:
+        await login(make_authenticator(fake_xnat.url), "JSmith")
+    assert info.value.status_code == 502
+    assert info.value.log_message == auth_module.MSG_XNAT_ERROR
+
+
+async def test_redirects_are_not_followed_with_credentials(fake_xnat):
+    fake_xnat.fail_with = 302
+    with pytest.raises(web.HTTPError) as info:
+        await login(make_authenticator(fake_xnat.url), "JSmith")
+    assert info.value.log_message == auth_module.MSG_XNAT_ERROR
+    assert fake_xnat.raw_paths == ["/xapi/users/JSmith/roles"]
+
+
+async def test_unreachable_xnat(closed_port_url):
+    with pytest.raises(web.HTTPError) as info:
+        await login(make_authenticator(closed_port_url), "JSmith")
+    assert info.value.status_code == 503
+    assert info.value.log_message == auth_module.MSG_UNREACHABLE
+
+
+async def test_silent_xnat_fails_within_the_request_timeout(silent_xnat_url):
+    authenticator = make_authenticator(silent_xnat_url)
+    authenticator.xnat.request_timeout = 0.5
+    started = time.monotonic()
+    with pytest.raises(web.HTTPError) as info:
+        await login(authenticator, "JSmith")
+    assert info.value.log_message == auth_module.MSG_UNREACHABLE
+    # the client's default of 20 s would have been far longer
+    assert time.monotonic() - started < 5
+
+
+async def test_username_with_quote_and_dot_is_escaped(fake_xnat):
+    fake_xnat.add("o'neil.j", PASSWORD, ["Jupyter"])
+    assert (await login(make_authenticator(fake_xnat.url), "o'neil.j"))["name"] == "o'neil.j"
+    assert fake_xnat.raw_paths == ["/xapi/users/o%27neil.j/roles"]
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["../admin", "a/../b", "a%2Fb", "x" * 65, "jsmith\nINFO forged", "jürgen", "1abc", "", "a b", "a:b"],
+)
+async def test_hostile_usernames_are_refused_without_calling_xnat(fake_xnat, username):
+    with pytest.raises(web.HTTPError) as info:
+        await login(make_authenticator(fake_xnat.url), username)
+    assert info.value.log_message == auth_module.MSG_BAD_USERNAME
+    assert fake_xnat.raw_paths == []
+
+
+async def test_empty_password_is_refused_without_calling_xnat(fake_xnat):
+    with pytest.raises(web.HTTPError) as info:
+        await login(make_authenticator(fake_xnat.url), "JSmith", "")
+    assert info.value.log_message == auth_module.MSG_NO_PASSWORD
+    assert fake_xnat.raw_paths == []
+
+
+async def test_passwords_never_reach_the_logs(fake_xnat, closed_port_url, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake_xnat.add("JSmith", PASSWORD, ["Jupyter"])
+    fake_xnat.add("bob", PASSWORD, [])
+    authenticator = make_authenticator(fake_xnat.url)
+    await login(authenticator, "JSmith")
+    await login(authenticator, "JSmith", PASSWORD + "x")
+    for attempt in ("jsmith", "bob"):
+        with pytest.raises(web.HTTPError):
+            await login(authenticator, attempt)
+    fake_xnat.fail_with = 500
+    with pytest.raises(web.HTTPError):
+        await login(authenticator, "JSmith")
+    with pytest.raises(web.HTTPError):
+        await login(make_authenticator(closed_port_url), "JSmith")
+    assert caplog.records, "the attempts above should have logged"
+    assert "S3cret" not in caplog.text
+
+
+async def test_long_usernames_are_truncated_in_logs(fake_xnat, caplog):
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(web.HTTPError):
+        await login(make_authenticator(fake_xnat.url), "A" * 100_000)
+    assert caplog.records
+    assert max(len(r.getMessage()) for r in caplog.records) < 300
+
+
+def test_check_allowed_without_authentication_allows_only_listed_users():
+    authenticator = make_authenticator("http://127.0.0.1:1", allowed_users={"carol"}, admin_users={"Root"})
+    assert authenticator.check_allowed("carol", None) is True
+    assert authenticator.check_allowed("Root", None) is True
+    assert authenticator.check_allowed("mallory", None) is False
+    assert authenticator.check_allowed("mallory", {}) is False
+    assert authenticator.check_allowed("mallory", {"name": "mallory"}) is False
+
+
+def test_existing_hub_users_are_not_allowed_by_default():
+    assert make_authenticator("http://127.0.0.1:1").allow_existing_users is False
+
+
+def test_usernames_keep_their_case_and_follow_xnat_rules():
+    authenticator = make_authenticator("http://127.0.0.1:1")
+    assert authenticator.normalize_username("JSmith") == "JSmith"
+    assert authenticator.validate_username("JSmith")
+    assert authenticator.validate_username("o'neil.j")
+    assert not authenticator.validate_username("..")
+    assert not authenticator.validate_username("j smith")
+    assert not authenticator.validate_username("x" * 65)
+
+
+def test_entry_point_names_the_authenticator():
+    from jupyterhub.app import JupyterHub
+
+    hub = JupyterHub(authenticator_class="xnat")
+    assert hub.authenticator_class is XnatAuthenticator

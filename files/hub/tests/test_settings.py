@@ -1,0 +1,199 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xnat_jupyterhub_hub.settings import ENV_VARS, SettingsError, load_settings, read_secret_file
+
+HUB_DIR = Path(__file__).resolve().parent.parent
+TOKEN = "0123456789abcdef0123456789abcdef"
+COOKIE = "ab" * 32
+
+
+def write_secret(directory, name, value, mode=0o600):
+    path = directory / name
+    path.write_text(value + "\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.fixture
+def secrets_dir(tmp_path):
+    directory = tmp_path / "secrets"
+    directory.mkdir()
+    write_secret(directory, "jh_xnat_password", "service-pass")
+    write_secret(directory, "jh_xnat_service_token", TOKEN)
+    return directory
+
+
+@pytest.fixture
+def environ(secrets_dir):
+    return {"JH_XNAT_URL": "https://xnat.example.org/", "JH_SECRETS_DIR": str(secrets_dir)}
+
+
+def test_defaults_with_only_the_required_settings(environ, secrets_dir):
+    settings = load_settings(environ)
+    assert settings.xnat_url == "https://xnat.example.org"
+    assert settings.xnat_username == "jupyterhub"
+    assert settings.xnat_verify_tls is True
+    assert settings.base_url == "/jupyterhub"
+    assert (settings.start_timeout, settings.http_timeout) == (180, 75)
+    assert (settings.notebook_uid, settings.notebook_gid) == (1000, 1000)
+    assert settings.xnat_password.read() == "service-pass"
+    assert settings.xnat_service_token.read() == TOKEN
+    assert settings.cookie_secret is None and settings.proxy_token is None and settings.db_url is None
+    assert settings.secrets_file_images == ("xnat-jupyterhub/notebook:*",)
+
+
+def test_secret_values_stay_out_of_reprs(environ):
+    assert "service-pass" not in repr(load_settings(environ))
+    assert TOKEN not in repr(load_settings(environ))
+
+
+def test_values_from_the_environment(environ, secrets_dir):
+    write_secret(secrets_dir, "jh_cookie_secret", COOKIE)
+    write_secret(secrets_dir, "proxy", "proxy-token-value")
+    environ.update(
+        JH_XNAT_USERNAME="hubsvc", JH_XNAT_VERIFY_TLS="false", JH_START_TIMEOUT="300",
+        JH_HTTP_TIMEOUT="30", JH_NETWORK="net1", NB_UID="1042", NB_GID="100",
+        JH_ALLOWED_IMAGES="a/b:*, c/d:1 ,", JH_ADMIN_USERS="JSmith,ann", JH_BASE_URL="hub/",
+        JH_SECRET_PROXY_TOKEN="proxy", JH_XNAT_REQUEST_TIMEOUT="2.5", JH_LOG_LEVEL="debug",
+    )
+    settings = load_settings(environ)
+    assert settings.xnat_username == "hubsvc"
+    assert settings.xnat_verify_tls is False
+    assert settings.start_timeout == 300 and settings.http_timeout == 30
+    assert settings.network == "net1"
+    assert (settings.notebook_uid, settings.notebook_gid) == (1042, 100)
+    assert settings.allowed_images == ("a/b:*", "c/d:1")
+    assert settings.admin_users == ("JSmith", "ann")
+    assert settings.base_url == "/hub"
+    assert settings.cookie_secret.read() == COOKIE
+    assert settings.proxy_token.read() == "proxy-token-value"
+    assert settings.xnat_request_timeout == 2.5
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("JH_XNAT_URL", "", "JH_XNAT_URL must be set"),
+        ("JH_XNAT_URL", "ftp://x", "http(s) URL"),
+        ("JH_XNAT_URL", "https://admin:pw@xnat", "must not carry credentials"),
+        ("JH_XNAT_VERIFY_TLS", "maybe", "true or false"),
+        ("JH_START_TIMEOUT", "soon", "whole number"),
+        ("JH_START_TIMEOUT", "0", "at least 1"),
+        ("NB_UID", "0", "at least 1"),
+        ("JH_SERVICE_PREFIX", "Jupyter_", "JH_SERVICE_PREFIX"),
+        ("JH_BASE_URL", "/a b", "JH_BASE_URL"),
+        ("JH_ALLOWED_BIND_PREFIXES", "data", "not an absolute path"),
+        ("JH_XNAT_CA_FILE", "/nonexistent/ca.pem", "JH_XNAT_CA_FILE"),
+        ("JH_SECRET_XNAT_PASSWORD", "../etc/passwd", "file name inside JH_SECRETS_DIR"),
+    ],
+)
+def test_bad_values_are_named(environ, name, value, message):
+    environ[name] = value
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(environ)
+
+
+def test_missing_required_secret(environ, secrets_dir):
+    (secrets_dir / "jh_xnat_password").unlink()
+    with pytest.raises(SettingsError, match="JH_SECRET_XNAT_PASSWORD: secret file .*jh_xnat_password does not exist"):
+        load_settings(environ)
+
+
+def test_empty_secret(environ, secrets_dir):
+    write_secret(secrets_dir, "jh_xnat_password", "  ")
+    with pytest.raises(SettingsError, match="is empty"):
+        load_settings(environ)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_secret_readable_by_others_is_refused(environ, secrets_dir, mode):
+    (secrets_dir / "jh_xnat_password").chmod(mode)
+    with pytest.raises(SettingsError, match=f"mode {mode:04o}"):
+        load_settings(environ)
+
+
+def test_secret_that_is_a_directory(environ, secrets_dir):
+    (secrets_dir / "jh_xnat_password").unlink()
+    (secrets_dir / "jh_xnat_password").mkdir(mode=0o700)
+    with pytest.raises(SettingsError, match="not a regular file"):
+        load_settings(environ)
+
+
+@pytest.mark.parametrize("token", ["secret-token", "short"])
+def test_weak_service_token_is_refused(environ, secrets_dir, token):
+    write_secret(secrets_dir, "jh_xnat_service_token", token)
+    with pytest.raises(SettingsError, match="too weak"):
+        load_settings(environ)
+
+
+def test_optional_secret_named_explicitly_must_exist(environ):
+    environ["JH_SECRET_COOKIE"] = "my_cookie"
+    with pytest.raises(SettingsError, match="JH_SECRET_COOKIE: secret file .*my_cookie does not exist"):
+        load_settings(environ)
+
+
+def test_cookie_secret_must_be_hex(environ, secrets_dir):
+    write_secret(secrets_dir, "jh_cookie_secret", "not-hex")
+    with pytest.raises(SettingsError, match="64 hex digits"):
+        load_settings(environ)
+
+
+def test_client_certificate_needs_its_key(environ, tmp_path):
+    cert = tmp_path / "client.pem"
+    cert.write_text("cert")
+    environ["JH_XNAT_CLIENT_CERT"] = str(cert)
+    with pytest.raises(SettingsError, match="JH_SECRET_XNAT_CLIENT_KEY"):
+        load_settings(environ)
+
+
+def test_read_secret_file_strips_newlines(tmp_path):
+    assert read_secret_file(write_secret(tmp_path, "s", "value")) == "value"
+
+
+def test_config_file_documents_every_variable():
+    doc = (HUB_DIR / "jupyterhub_config.py").read_text()
+    for name, (default, _) in ENV_VARS.items():
+        row = re.search(rf"^\| {name} \| ([^|]*) \|", doc, re.MULTILINE)
+        assert row, f"{name} is not documented in jupyterhub_config.py"
+        assert row.group(1).strip() == (default or "(empty)") or default is None
+
+
+def run_config(environ, tmp_path):
+    """Load jupyterhub_config.py the way JupyterHub does, in a clean interpreter."""
+    script = (
+        "import sys\n"
+        "from jupyterhub.app import JupyterHub\n"
+        "hub = JupyterHub()\n"
+        f"hub.load_config_file({str(HUB_DIR / 'jupyterhub_config.py')!r})\n"
+        "c = hub.config\n"
+        "print(c.JupyterHub.bind_url, c.JupyterHub.cookie_secret_file, c.JupyterHub.db_url)\n"
+        "print(c.JupyterHub.load_roles[0]['scopes'], c.JupyterHub.services[0]['name'])\n"
+        "print(c.XnatSwarmSpawner.xnat_service_password_file, c.XnatClient.url)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"]},
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )
+
+
+def test_config_file_applies_the_settings(environ, secrets_dir, tmp_path):
+    result = run_config(environ, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "http://:8000/jupyterhub /srv/jupyterhub/jupyterhub_cookie_secret sqlite:////srv/jupyterhub/jupyterhub.sqlite" in result.stdout
+    assert "['read:hub', 'admin:users', 'servers', 'tokens'] xnat" in result.stdout
+    assert f"{secrets_dir}/jh_xnat_password https://xnat.example.org" in result.stdout
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_config_file_stops_with_the_settings_error(environ, secrets_dir, tmp_path):
+    (secrets_dir / "jh_xnat_service_token").chmod(0o644)
+    result = run_config(environ, tmp_path)
+    assert result.returncode != 0
+    assert "JH_SECRET_XNAT_SERVICE_TOKEN" in result.stderr and "group and others must have no access" in result.stderr
