@@ -9,7 +9,7 @@ import time
 
 from aiohttp import web
 
-from . import compute_api, faults_api, preferences_api, users_api
+from . import compute_api, faults_api, jupyterhub_api, preferences_api, users_api
 from .auth import Authenticator
 from .bootstrap import initialise
 from .config import Settings
@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> web.Application:
     app[STATE] = state
     for module in (users_api, preferences_api, compute_api, faults_api):
         app.add_routes(module.routes)
+    jupyterhub_api.setup(app)
 
     async def shutdown(app: web.Application) -> None:
         for task in list(state.tasks):

@@ -38,6 +38,7 @@ class State:
 
 
 STATE = web.AppKey("state", State)
+HUB = web.AppKey("hub", object)
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 
