@@ -92,10 +92,10 @@ def _connection_not_established(exc):
     return "NewConnectionError" in repr(exc.args)
 
 
-def fail_module(module, exc, changed=False):
-    """fail_json with XNAT's HTTP status when there is one."""
+def fail_module(module, exc, client=None):
+    """fail_json with XNAT's HTTP status when there is one; changed if XNAT accepted a write before the failure."""
     extra = dict(status=exc.status) if exc.status is not None else {}
-    module.fail_json(msg=exc.msg, changed=changed, **extra)
+    module.fail_json(msg=exc.msg, changed=bool(client and client.changes_made), **extra)
 
 
 class XnatClient(object):
@@ -123,6 +123,7 @@ class XnatClient(object):
             self.cert = (client_cert, client_key)
         else:
             self.cert = client_cert
+        self.changes_made = False
         self._session_factory = session_factory or requests.Session
         self.session = self._new_session()
 
@@ -209,8 +210,11 @@ class XnatClient(object):
             return response
         raise XnatError("no attempt was made to reach XNAT (retries=%d)" % self.retries)
 
-    def request(self, method, segments, expect=(200,), params=None, json_body=None, auth=None):
-        """Send one request; return the response when its status is in `expect`, raise XnatError otherwise."""
+    def request(self, method, segments, expect=(200,), params=None, json_body=None, auth=None, changes=None):
+        """Send one request; return the response when its status is in `expect`, raise XnatError otherwise.
+
+        A successful request other than a GET counts as a change unless `changes` is False.
+        """
         url = self.url_for(*segments)
         kwargs = {}
         if params:
@@ -220,6 +224,8 @@ class XnatClient(object):
             kwargs["headers"] = {"Content-Type": "application/json"}
         response = self._send(method, url, auth or self._auth, **kwargs)
         if response.status_code in expect:
+            if changes if changes is not None else method not in ("GET", "HEAD"):
+                self.changes_made = True
             return response
         raise self._error(method, url, response, auth)
 
@@ -312,7 +318,7 @@ class XnatClient(object):
         if not roles:
             return []
         segments = ("xapi", "users", username, "roles")
-        response = self.request("DELETE", segments, expect=(200, 202), json_body=list(roles))
+        response = self.request("DELETE", segments, expect=(200, 202), json_body=list(roles), changes=False)
         if response.status_code == 200:
             return []
         failed = self._json("DELETE", segments, response)

@@ -332,7 +332,7 @@ def main():
                                        environment_state(hardware_names), desired_environment(module.params, hardware_names),
                                        environment_body(hardware_names))
     except XnatError as exc:
-        fail_module(module, exc)
+        fail_module(module, exc, client)
     module.exit_json(**result)
 
 

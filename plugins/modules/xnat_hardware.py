@@ -285,7 +285,7 @@ def main():
         result = manage_compute_config(module, client, "hardware", "hardware configurations", hardware_name,
                                        hardware_state, desired_hardware(module.params), hardware_body)
     except XnatError as exc:
-        fail_module(module, exc)
+        fail_module(module, exc, client)
     module.exit_json(**result)
 
 

@@ -321,7 +321,7 @@ def main():
                 raise XnatError("XNAT answered 200 but did not store preference(s): %s" % ", ".join(not_stored))
             result["preferences"] = masked(stored)
     except XnatError as exc:
-        fail_module(module, exc, changed=result["changed"] and not module.check_mode)
+        fail_module(module, exc, client)
     module.exit_json(**result)
 
 

@@ -374,7 +374,7 @@ def main():
         if result["changed"] and not module.check_mode:
             result["user"] = user_state(client.get_user(name))
     except XnatError as exc:
-        fail_module(module, exc, changed=result["changed"] and not module.check_mode)
+        fail_module(module, exc, client)
     module.exit_json(**result)
 
 

@@ -215,6 +215,18 @@ def test_undefined_roles_are_found_with_a_no_op_removal():
     assert session.sent == []
 
 
+def test_only_accepted_writes_count_as_changes():
+    client, _, _ = make_client([FakeResponse(200, []), FakeResponse(202, ["Bogus"]), FakeResponse(500, "x", "text/plain")])
+    client.get_user_roles("jsmith")
+    client.undefined_roles("jsmith", ["Bogus"])
+    with pytest.raises(XnatError):
+        client.set_user_enabled("jsmith", True)
+    assert client.changes_made is False
+    client, _, _ = make_client([FakeResponse(200)])
+    client.set_user_enabled("jsmith", True)
+    assert client.changes_made is True
+
+
 def test_partial_role_grant_is_an_error():
     client, _, _ = make_client([FakeResponse(202, ["Bogus"])])
     with pytest.raises(XnatError) as error:

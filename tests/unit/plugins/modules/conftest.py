@@ -81,6 +81,10 @@ class FakeXnat(object):
         self.compute[kind][item["id"]] = item
         return item["id"]
 
+    @property
+    def changes_made(self):
+        return bool(self.writes())
+
     def writes(self):
         return [c for c in self.calls if c[0] in WRITES]
 
