@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,8 @@ from xnat_standin.state import STATE, State
 ADMIN = ("admin", "admin-test-password")
 SERVICE = ("jupyterhub", "jupyterhub")
 STANDIN_DIR = Path(__file__).resolve().parents[1]
+TESTS_DIR = Path(__file__).resolve().parent
+USER = ("jsmith", "pw-jsmith")
 
 
 @dataclass
@@ -118,3 +127,71 @@ async def standin_factory(tmp_path):
     yield make
     for standin in started:
         await standin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Hub:
+    api_url: str
+    host_url: str
+    token: str
+    work: Path
+
+    async def get(self, path: str, token: str | None = None) -> tuple[int, dict]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(self.api_url + path,
+                                   headers={"Authorization": f"token {token or self.token}"}) as reply:
+                return reply.status, await reply.json(content_type=None)
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory):
+    work = tmp_path_factory.mktemp("hub")
+    (work / "service-token").write_text(secrets.token_hex(16))
+    (work / "service-password").write_text(secrets.token_urlsafe(12))
+    port, api_port = free_port(), free_port()
+    env = {**os.environ, "HUB_WORK_DIR": str(work), "HUB_PORT": str(port), "HUB_API_PORT": str(api_port)}
+    log = open(work / "jupyterhub.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(TESTS_DIR / "jupyterhub_config.py")],
+                               cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    api_url = f"http://127.0.0.1:{api_port}/jupyterhub/hub/api"
+    deadline = time.monotonic() + 40
+    while True:
+        try:
+            with urllib.request.urlopen(api_url + "/", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("JupyterHub did not start:\n" + (work / "jupyterhub.log").read_text()[-3000:])
+        time.sleep(0.2)
+    yield Hub(api_url=api_url, host_url=f"http://127.0.0.1:{port}", token=(work / "service-token").read_text(),
+              work=work)
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+async def launcher(standin_factory, hub, tmp_path):
+    standin = await standin_factory(
+        "--seed", str(STANDIN_DIR / "sample_seed.yml"), "--archive-path", str(STANDIN_DIR / "sample_archive"),
+        "--service-account-enabled", "--service-account-password-file", str(hub.work / "service-password"),
+        "--jupyterhub-token-file", str(hub.work / "service-token"), "--site-url", "http://xnat.test")
+    (hub.work / "standin-url").write_text(standin.url)
+    await standin.create_user("jsmith", USER[1], roles=("Jupyter",))
+    reply = await standin.call("POST", "/xapi/jupyterhub/preferences", json_body={
+        "jupyterHubApiUrl": hub.api_url, "jupyterHubHostUrl": hub.host_url, "startPollingInterval": 1,
+        "stopPollingInterval": 1, "startTimeout": 30, "stopTimeout": 20, "workspacePath": str(tmp_path / "ws")})
+    assert reply.status == 200
+    yield standin

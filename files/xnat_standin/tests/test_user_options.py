@@ -6,7 +6,7 @@ import pytest
 
 from conftest import SERVICE, STANDIN_DIR
 
-from xnat_standin.user_options import build_user_options, generalised_type, resolve_item, translate
+from xnat_standin.user_options import LaunchError, build_user_options, generalised_type, resolve_item, translate
 
 ARCHIVE = STANDIN_DIR / "sample_archive"
 
@@ -174,7 +174,8 @@ async def test_user_options_endpoint(sample):
 
     # the default server, as the hub asks for it ('//user-options') and by the documented path
     state.store.put_user_options(user.id, "", options)
-    assert (await sample.call("GET", "/xapi/jupyterhub/users/jsmith/server//user-options", auth=SERVICE)).json == options
+    default = await sample.call("GET", "/xapi/jupyterhub/users/jsmith/server//user-options", auth=SERVICE)
+    assert default.json == options
     assert (await sample.call("GET", "/xapi/jupyterhub/users/jsmith/server/user-options", auth=SERVICE)).status == 200
 
 
@@ -186,3 +187,15 @@ async def test_user_options_hidden_once_project_unreadable(sample):
     assert (await sample.call("GET", path, auth=SERVICE)).status == 200
     state.store.upsert_project("DEMO01", "Demo project", "private", [])
     assert (await sample.call("GET", path, auth=SERVICE)).status == 404
+
+
+async def test_unsupported_and_unknown_launch_items(sample):
+    store = sample.state.store
+    for xsi_type, item_id in (("xdat:stored_search", "xs123"), ("@xnat:subjectData", "bundle")):
+        with pytest.raises(LaunchError, match="not supported"):
+            resolve_item(store, xsi_type, item_id, "DEMO01")
+    for xsi_type, item_id, project in (("xnat:mrSessionData", "XNAT_E00001", "OTHER"),
+                                       ("xnat:mrScanData", "not-a-number", "DEMO01"),
+                                       ("xnat:subjectData", "XNAT_S99999", "DEMO01")):
+        with pytest.raises(LaunchError, match="Unable to find"):
+            resolve_item(store, xsi_type, item_id, project)

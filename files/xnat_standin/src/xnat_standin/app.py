@@ -9,7 +9,7 @@ import time
 
 from aiohttp import web
 
-from . import compute_api, faults_api, jupyterhub_api, preferences_api, users_api
+from . import compute_api, faults_api, jupyterhub_api, preferences_api, ui, users_api
 from .auth import Authenticator
 from .bootstrap import initialise
 from .config import Settings
@@ -22,8 +22,6 @@ log = logging.getLogger(__name__)
 
 # GETs a login benchmark exercises; --latency-ms delays them (always with asyncio.sleep)
 SLOW_PATHS = ("/xapi/users/*/roles", "/xapi/jupyterhub/preferences*", "/xapi/jupyterhub/users/*/user-options")
-# unauthenticated paths outside /xapi
-PUBLIC_PREFIXES = ("/app/", "/static/", "/data/services/auth")
 
 
 @web.middleware
@@ -91,6 +89,7 @@ def create_app(settings: Settings) -> web.Application:
     for module in (users_api, preferences_api, compute_api, faults_api):
         app.add_routes(module.routes)
     jupyterhub_api.setup(app)
+    ui.setup(app)
 
     async def shutdown(app: web.Application) -> None:
         for task in list(state.tasks):

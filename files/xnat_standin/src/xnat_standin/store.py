@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -155,6 +156,8 @@ class Store:
     """One SQLite connection used from the event loop; every call is short."""
 
     def __init__(self, path: Path) -> None:
+        # password hashes and the alias-token secrets inside user options live here: owner-only
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")

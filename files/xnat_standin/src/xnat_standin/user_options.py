@@ -56,6 +56,8 @@ def readable_projects(store: Store, user: User, roles) -> list:
 
 
 def resolve_item(store: Store, xsi_type: str, item_id: str, project_id: str) -> LaunchItem:
+    if xsi_type == "xdat:stored_search" or xsi_type.startswith("@"):
+        raise LaunchError(f"Launching from {xsi_type} is not supported by the XNAT stand-in.")
     kind = generalised_type(xsi_type)
     found = None
     if kind == PROJECT:
@@ -67,12 +69,10 @@ def resolve_item(store: Store, xsi_type: str, item_id: str, project_id: str) -> 
     elif kind == EXPERIMENT:
         found = store.experiment(item_id)
         found_project = found["project_id"] if found else None
-    elif kind == SCAN:
+    else:
         found = store.scan(int(item_id)) if item_id.isdigit() else None
         experiment = store.experiment(found["experiment_id"]) if found else None
         found_project = experiment["project_id"] if experiment else None
-    else:
-        raise LaunchError(f"Launching from {xsi_type} is not supported by the XNAT stand-in.")
     if found is None or found_project != project_id:
         raise LaunchError(f"Unable to find {xsi_type} {item_id} in project {project_id}.")
     return LaunchItem(kind, item_id, project_id)
