@@ -26,7 +26,7 @@ at start-up with a message naming it.
 | NB_GID | 1000 | group id notebooks run as |
 | JH_ALLOWED_IMAGES | (empty) | comma-separated image patterns XNAT may launch; empty accepts any |
 | JH_ALLOWED_BIND_PREFIXES | (empty) | comma-separated host directories bind mounts must lie under; empty accepts any |
-| JH_SECRETS_FILE_IMAGES | xnat-jupyterhub/notebook:* | image patterns that read tokens from a per-notebook secret file, not the environment |
+| JH_SECRETS_FILE_IMAGES | *xnat-jupyterhub/notebook:* | image patterns that read tokens from a per-notebook secret file, not the environment |
 | JH_ADMIN_USERS | (empty) | comma-separated hub admins (exact XNAT logins) |
 | JH_LOG_LEVEL | INFO | hub log level |
 | JH_SECRETS_DIR | /run/secrets | directory of the secret files below |
@@ -61,7 +61,8 @@ c.Application.log_level = settings.log_level
 # --- Hub, proxy, persistence ---
 c.JupyterHub.bind_url = f"http://:8000{settings.base_url}"
 c.JupyterHub.hub_ip = "0.0.0.0"
-c.JupyterHub.hub_connect_ip = settings.hub_connect_ip
+# Only notebooks use the service name; the proxy, in this container, keeps using the hostname.
+c.Spawner.hub_connect_url = f"http://{settings.hub_connect_ip}:8081"
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = 0  # XNAT enforces maxNamedServers itself
 # Hub updates must not stop users' notebooks.

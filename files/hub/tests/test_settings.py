@@ -45,7 +45,7 @@ def test_defaults_with_only_the_required_settings(environ, secrets_dir):
     assert settings.xnat_password.read() == "service-pass"
     assert settings.xnat_service_token.read() == TOKEN
     assert settings.cookie_secret is None and settings.proxy_token is None and settings.db_url is None
-    assert settings.secrets_file_images == ("xnat-jupyterhub/notebook:*",)
+    assert settings.secrets_file_images == ("*xnat-jupyterhub/notebook:*",)
 
 
 def test_secret_values_stay_out_of_reprs(environ):
@@ -89,6 +89,7 @@ def test_values_from_the_environment(environ, secrets_dir):
         ("NB_UID", "0", "at least 1"),
         ("JH_SERVICE_PREFIX", "Jupyter_", "JH_SERVICE_PREFIX"),
         ("JH_BASE_URL", "/a b", "JH_BASE_URL"),
+        ("JH_HUB_CONNECT_IP", "http://hub", "JH_HUB_CONNECT_IP must be a host name"),
         ("JH_ALLOWED_BIND_PREFIXES", "data", "not an absolute path"),
         ("JH_XNAT_CA_FILE", "/nonexistent/ca.pem", "JH_XNAT_CA_FILE"),
         ("JH_SECRET_XNAT_PASSWORD", "../etc/passwd", "file name inside JH_SECRETS_DIR"),
@@ -176,6 +177,7 @@ def run_config(environ, tmp_path):
         "print(c.JupyterHub.bind_url, c.JupyterHub.cookie_secret_file, c.JupyterHub.db_url)\n"
         "print(c.JupyterHub.load_roles[0]['scopes'], c.JupyterHub.services[0]['name'])\n"
         "print(c.XnatSwarmSpawner.xnat_service_password_file, c.XnatClient.url)\n"
+        "print(c.Spawner.hub_connect_url, c.JupyterHub.cleanup_servers, c.JupyterHub.allow_named_servers)\n"
     )
     return subprocess.run(
         [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"]},
@@ -189,6 +191,7 @@ def test_config_file_applies_the_settings(environ, secrets_dir, tmp_path):
     assert "http://:8000/jupyterhub /srv/jupyterhub/jupyterhub_cookie_secret sqlite:////srv/jupyterhub/jupyterhub.sqlite" in result.stdout
     assert "['read:hub', 'admin:users', 'servers', 'tokens'] xnat" in result.stdout
     assert f"{secrets_dir}/jh_xnat_password https://xnat.example.org" in result.stdout
+    assert "http://jupyterhub:8081 False True" in result.stdout
     assert TOKEN not in result.stdout + result.stderr
 
 

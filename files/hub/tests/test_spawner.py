@@ -60,7 +60,8 @@ class FakeDocker:
     def create_service(self, task_template, name, labels=None, endpoint_spec=None):
         service_id = f"svc{len(self.services) + 1}"
         self.services[service_id] = {"ID": service_id, "Spec": {"Name": name, "Labels": labels,
-                                                                "TaskTemplate": task_template}}
+                                                                "TaskTemplate": task_template,
+                                                                "EndpointSpec": endpoint_spec}}
         return {"ID": service_id}
 
     def remove_service(self, name):
@@ -182,6 +183,7 @@ async def test_start_builds_the_service_from_xnat_options(fake_xnat, docker, mak
         {"DiscreteResourceSpec": {"Kind": "gpu", "Value": 1}}]
     assert task["Placement"]["Constraints"] == ["node.role==worker"]
     assert task["Networks"] == [{"Target": "jh-net"}]
+    assert service["Spec"]["EndpointSpec"] == {"Mode": "dnsrr"}
 
     env = env_of(docker)
     assert env["JUPYTERHUB_ALLOW_TOKEN_IN_URL"] == "1"
@@ -377,3 +379,9 @@ def test_entry_point_names_the_spawner():
     from jupyterhub.app import JupyterHub
 
     assert JupyterHub(spawner_class="xnat-swarm").spawner_class is XnatSwarmSpawner
+
+
+async def test_xnat_start_request_body_is_accepted_quietly(make_spawner, caplog):
+    caplog.set_level(logging.WARNING)
+    await make_spawner()._run_apply_user_options({"xsiType": "xnat:projectData", "task_template": None})
+    assert "unhandled user_options" not in caplog.text

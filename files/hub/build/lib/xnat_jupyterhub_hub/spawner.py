@@ -1,0 +1,355 @@
+"""Docker Swarm spawner whose notebook services are configured by XNAT."""
+
+import asyncio
+import fnmatch
+import inspect
+import json
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from docker.errors import APIError
+from docker.types import (
+    ContainerSpec,
+    EndpointSpec,
+    Mount,
+    Placement,
+    Resources,
+    RestartPolicy,
+    SecretReference,
+    TaskTemplate,
+)
+from dockerspawner import SwarmSpawner
+from tornado import web
+from traitlets import Bool, Float, Instance, Integer, List, Unicode, default
+
+from .service_spec import InvalidUserOptions, SpecSettings, service_name, user_options_to_service_spec
+from .settings import SettingsError, read_secret_file
+from .xnat import XnatClient, XnatUnreachable, for_log
+
+SERVICE_LABEL = "xnat-jupyterhub.service"
+USER_LABEL = "xnat-jupyterhub.user"
+SERVER_LABEL = "xnat-jupyterhub.server"
+
+# Task states after which swarm will not run this task (restart condition "none").
+FINAL_TASK_STATES = {"complete", "shutdown", "failed", "rejected", "orphaned", "remove"}
+
+
+def _http_error(status, message):
+    # Passed as an argument: JupyterHub %-formats log_message, and Docker or XNAT text may hold '%'.
+    return web.HTTPError(status, "%s", message)
+
+
+class XnatSwarmSpawner(SwarmSpawner):
+    """SwarmSpawner that builds each notebook service from XNAT's user options.
+
+    A subclass, not a pre_spawn_hook: a hook can only mutate config traits
+    (which then leak into the next spawn) and cannot replace SwarmSpawner's
+    read-only bind-only `mounts`, its slow task watching or its one-thread
+    Docker executor.
+    """
+
+    xnat = Instance(XnatClient)
+
+    @default("xnat")
+    def _default_xnat(self):
+        return XnatClient(parent=self)
+
+    xnat_service_username = Unicode(
+        "jupyterhub", help="XNAT account (role JupyterHub) that reads launch options."
+    ).tag(config=True)
+    xnat_service_password_file = Unicode(
+        help="File holding that account's password; read at every spawn."
+    ).tag(config=True)
+    notebook_uid = Integer(1000, help="User id the notebook runs as.").tag(config=True)
+    notebook_gid = Integer(1000, help="Group id the notebook runs as.").tag(config=True)
+    notebook_home = Unicode(
+        "/workspace/{raw_username}",
+        help="HOME and working directory when XNAT sets no JUPYTERHUB_ROOT_DIR.",
+    ).tag(config=True)
+    allowed_xnat_images = List(
+        Unicode(), help="Glob patterns of images XNAT may launch; empty accepts any image XNAT names."
+    ).tag(config=True)
+    allowed_bind_prefixes = List(
+        Unicode(), help="Host directories bind-mount sources must lie under; empty accepts any."
+    ).tag(config=True)
+    secrets_file_images = List(
+        Unicode(),
+        help="Glob patterns of images whose entrypoint reads secret_env_names from a swarm"
+        " secret file; other images get them as plain environment variables.",
+    ).tag(config=True)
+    secret_env_names = List(
+        Unicode(),
+        ["JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "XNAT_USER", "XNAT_PASS"],
+        help="Environment variables kept out of the service spec for secrets_file_images.",
+    ).tag(config=True)
+    secrets_file_name = Unicode(
+        "notebook-env.json", help="File name of the secret under /run/secrets in the notebook."
+    ).tag(config=True)
+    allow_token_in_url = Bool(
+        True, help="Set JUPYTERHUB_ALLOW_TOKEN_IN_URL=1: XNAT opens notebooks with ?token=."
+    ).tag(config=True)
+    docker_api_threads = Integer(
+        8, help="Threads for Docker API calls, shared by all spawns (dockerspawner uses 1)."
+    ).tag(config=True)
+    task_poll_interval = Float(0.5, help="Seconds between task-state checks while starting.").tag(config=True)
+    pending_grace = Float(
+        10.0, help="Seconds a task may stay unplaceable (pending with an error) before the spawn fails."
+    ).tag(config=True)
+
+    _executor = None
+    _spec = None
+
+    @property
+    def executor(self):
+        cls = type(self)
+        if cls._executor is None:
+            cls._executor = ThreadPoolExecutor(self.docker_api_threads, thread_name_prefix="docker-api")
+        return cls._executor
+
+    @default("client_kwargs")
+    def _default_client_kwargs(self):
+        return {"max_pool_size": max(10, self.docker_api_threads)}
+
+    @default("object_name")
+    def _object_name_default(self):
+        return service_name(self.prefix, self.user.name, self.name)
+
+    def clear_state(self):
+        super().clear_state()
+        self._spec = None
+
+    async def check_allowed(self, image):
+        raise web.HTTPError(400, "The notebook image is chosen by XNAT, not by the start request.")
+
+    # --- spawn -----------------------------------------------------------
+
+    async def start(self):
+        self._spec = None
+        self._spec = await self._fetch_service_spec()
+        self.image = self._spec.image
+        try:
+            return await super().start()
+        except BaseException:
+            # JupyterHub calls stop() only for servers that poll as running,
+            # so a rejected task would otherwise leave its service behind.
+            await self._discard_service()
+            raise
+
+    async def _fetch_service_spec(self):
+        segments = ["xapi", "jupyterhub", "users", self.user.name, "server"]
+        if self.name:
+            segments.append(self.name)
+        segments.append("user-options")
+        try:
+            password = read_secret_file(self.xnat_service_password_file)
+        except SettingsError as e:
+            self.log.error("Cannot read the XNAT service password: %s", e)
+            raise web.HTTPError(500, "The hub cannot read its XNAT service password.") from None
+        who = self._log_name_safe
+        try:
+            answer = await self.xnat.get(segments, self.xnat_service_username, password)
+        except XnatUnreachable as e:
+            self.log.error("Launch options for %s: XNAT unreachable: %s", who, e)
+            raise web.HTTPError(503, "XNAT unreachable: could not fetch the launch options.") from None
+        if answer.status == 404:
+            self.log.warning("Launch options for %s: XNAT has none (HTTP 404)", who)
+            raise web.HTTPError(400, "XNAT has no launch options for this server: start it from XNAT.")
+        if answer.status in (401, 403):
+            self.log.error("Launch options for %s: XNAT rejected the service account %s (HTTP %d)",
+                           who, for_log(self.xnat_service_username), answer.status)
+            raise web.HTTPError(502, "XNAT rejected the hub's service account.")
+        if answer.status != 200:
+            self.log.error("Launch options for %s: HTTP %d from XNAT: %s", who, answer.status, answer.excerpt())
+            raise web.HTTPError(502, f"XNAT failed to return the launch options (HTTP {answer.status}).")
+        try:
+            options = answer.json()
+            return user_options_to_service_spec(
+                options,
+                SpecSettings(tuple(self.allowed_xnat_images), tuple(self.allowed_bind_prefixes)),
+            )
+        except ValueError as e:  # InvalidUserOptions, or a body that is not JSON
+            reason = str(e) if isinstance(e, InvalidUserOptions) else "the answer is not JSON"
+            self.log.error("Launch options for %s are unusable: %s", who, reason)
+            raise _http_error(400, f"XNAT's launch options are invalid: {reason}") from None
+
+    @property
+    def _log_name_safe(self):
+        return f"{for_log(self.user.name)}:{for_log(self.name)}"
+
+    def _home(self):
+        if self._spec and self._spec.env.get("JUPYTERHUB_ROOT_DIR"):
+            return self._spec.env["JUPYTERHUB_ROOT_DIR"]
+        return self.format_string(self.notebook_home)
+
+    def get_env(self):
+        # XNAT's variables first, so the hub's own JUPYTERHUB_* values and config win.
+        env = dict(self._spec.env) if self._spec else {}
+        env["HOME"] = self._home()
+        env.update(super().get_env())
+        if self.allow_token_in_url:
+            env["JUPYTERHUB_ALLOW_TOKEN_IN_URL"] = "1"
+        if self._spec and self._spec.mem_limit:
+            env["MEM_LIMIT"] = str(self._spec.mem_limit)
+        if self._spec and self._spec.cpu_limit:
+            env["CPU_LIMIT"] = str(self._spec.cpu_limit)
+        return env
+
+    async def get_command(self):
+        extra = self.get_args()
+        if self._spec and self._spec.args:
+            return list(self._spec.args) + extra
+        if self.cmd:
+            return list(self.cmd) + extra
+        if not extra:
+            return None  # the image's own command
+        return await super().get_command()
+
+    @property
+    def mounts(self):
+        configured = super().mounts
+        from_xnat = [
+            Mount(target=m.target, source=m.source, type=m.type, read_only=m.read_only)
+            for m in (self._spec.mounts if self._spec else [])
+        ]
+        return configured + from_xnat
+
+    def _uses_secrets_file(self, image):
+        return any(fnmatch.fnmatchcase(image, p) for p in self.secrets_file_images)
+
+    async def _create_env_secret(self, values):
+        name = f"{self.object_name[:52].rstrip('-')}-{secrets.token_hex(4)}"
+        created = await self.docker(
+            "create_secret",
+            name=name,
+            data=json.dumps(values).encode(),
+            labels={SERVICE_LABEL: self.object_name},
+        )
+        return SecretReference(
+            created["ID"],
+            name,
+            filename=self.secrets_file_name,
+            uid=str(self.notebook_uid),
+            gid=str(self.notebook_gid),
+            mode=0o400,
+        )
+
+    async def create_object(self):
+        spec = self._spec
+        mounts = self.mounts
+        targets = [m["Target"] for m in mounts]
+        if len(targets) != len(set(targets)):
+            raise web.HTTPError(400, "Two mounts share one target directory.")
+        env = self.get_env()
+        secret_refs = []
+        if self._uses_secrets_file(spec.image):
+            hidden = {k: env.pop(k) for k in self.secret_env_names if k in env}
+            secret_refs.append(await self._create_env_secret(hidden))
+
+        container_kwargs = dict(
+            image=spec.image,
+            env=env,
+            args=await self.get_command(),
+            mounts=mounts,
+            user=f"{self.notebook_uid}:{self.notebook_gid}",
+            workdir=env["HOME"],
+            labels=spec.labels or None,
+            secrets=secret_refs or None,
+        )
+        container_kwargs.update(self.extra_container_spec)
+
+        def nano(cpus):
+            return int(cpus * 1e9) if cpus else None
+
+        resources_kwargs = dict(
+            mem_limit=spec.mem_limit or self.mem_limit or None,
+            mem_reservation=spec.mem_reservation or self.mem_guarantee or None,
+            cpu_limit=nano(spec.cpu_limit or self.cpu_limit),
+            cpu_reservation=nano(spec.cpu_reservation or self.cpu_guarantee),
+            generic_resources=spec.generic_resources or None,
+        )
+        resources_kwargs.update(self.extra_resources_spec)
+
+        placement_kwargs = dict(self.extra_placement_spec)
+        placement_kwargs["constraints"] = list(placement_kwargs.get("constraints") or []) + spec.constraints
+
+        task_kwargs = dict(
+            container_spec=ContainerSpec(**container_kwargs),
+            resources=Resources(**resources_kwargs),
+            networks=[self.network_name] if self.network_name else [],
+            placement=Placement(**placement_kwargs),
+            # A notebook that exits or is killed stays stopped; JupyterHub notices.
+            restart_policy=RestartPolicy(condition="none"),
+        )
+        task_kwargs.update(self.extra_task_spec)
+
+        endpoint_kwargs = {} if self.use_internal_ip else {"ports": {None: (self.port, "tcp")}}
+        endpoint_kwargs.update(self.extra_endpoint_spec)
+
+        create_kwargs = dict(
+            name=self.object_name,
+            task_template=TaskTemplate(**task_kwargs),
+            endpoint_spec=EndpointSpec(**endpoint_kwargs),
+            labels={SERVICE_LABEL: self.object_name, USER_LABEL: self.user.name, SERVER_LABEL: self.name},
+        )
+        create_kwargs.update(self.extra_create_kwargs)
+        return await self.docker("create_service", **create_kwargs)
+
+    async def _newest_task(self):
+        tasks = await self.docker("tasks", filters={"service": self.object_id or self.object_name})
+        return max(tasks, key=lambda t: t.get("CreatedAt", ""), default=None)
+
+    async def start_object(self):
+        """Wait for the task to run; fail at once when swarm rejects it or cannot place it."""
+        unplaceable_since = None
+        while True:
+            task = await self._newest_task()
+            status = (task or {}).get("Status") or {}
+            state = (status.get("State") or "").lower()
+            problem = (status.get("Err") or status.get("Message") or state)[:300]
+            if state == "running":
+                return
+            if state in FINAL_TASK_STATES:
+                self.log.error("Notebook service %s task %s: %s", self.object_name, state, problem)
+                raise _http_error(500, f"The swarm could not start the notebook ({state}): {problem}")
+            if state == "pending" and status.get("Err"):
+                now = time.monotonic()
+                unplaceable_since = unplaceable_since or now
+                if now - unplaceable_since >= self.pending_grace:
+                    self.log.error("Notebook service %s cannot be placed: %s", self.object_name, problem)
+                    raise _http_error(503, f"The swarm cannot place the notebook: {problem}")
+            else:
+                unplaceable_since = None
+            await asyncio.sleep(self.task_poll_interval)
+
+    # --- clean-up --------------------------------------------------------
+
+    async def remove_object(self):
+        """Remove the service (by id, else by name) and its secrets; already gone is fine."""
+        target = self.object_id or self.object_name
+        self.log.info("Removing service %s", target)
+        try:
+            await self.docker("remove_service", target)
+        except APIError as e:
+            if e.status_code != 404:
+                raise
+        for secret in await self.docker("secrets", filters={"label": f"{SERVICE_LABEL}={self.object_name}"}):
+            try:
+                await self.docker("remove_secret", secret["ID"])
+            except APIError as e:
+                if e.status_code != 404:
+                    raise
+
+    async def _discard_service(self):
+        try:
+            await self.remove_object()
+        except Exception:
+            self.log.exception("Could not remove notebook service %s", self.object_name)
+        self.object_id = ""
+
+    async def run_post_stop_hook(self):
+        # Also reached for servers that died or never ran, where stop() is skipped.
+        await self._discard_service()
+        result = super().run_post_stop_hook()
+        if inspect.isawaitable(result):
+            await result

@@ -1,0 +1,124 @@
+"""Non-blocking calls from the hub to XNAT's REST API (tornado's AsyncHTTPClient)."""
+
+import json
+import re
+import ssl
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from traitlets import Bool, Float, Integer, Unicode, validate
+from traitlets.config import LoggingConfigurable
+
+from . import __version__
+
+# XNAT's own rule for login names (Patterns.EXPR_USERNAME in XNAT core).
+XNAT_USERNAME_PATTERN = re.compile(r"[a-zA-Z][A-Za-z0-9\-_'.]{0,63}")
+
+
+def is_xnat_username(name):
+    """True if `name` is a login name XNAT could have issued."""
+    return isinstance(name, str) and XNAT_USERNAME_PATTERN.fullmatch(name) is not None
+
+
+def for_log(value, limit=32):
+    """A user-supplied string made safe for one log line: repr-escaped and length-capped."""
+    text = str(value)
+    if len(text) > limit:
+        return f"{text[:limit]!r}...({len(text)} chars)"
+    return repr(text)
+
+
+class XnatUnreachable(Exception):
+    """XNAT did not answer: connection refused, DNS failure, TLS failure or timeout."""
+
+
+@dataclass(frozen=True)
+class XnatAnswer:
+    """Status code and body of one XNAT response."""
+
+    status: int
+    body: bytes
+
+    def json(self):
+        """The body parsed as JSON; ValueError if it is not JSON."""
+        return json.loads(self.body.decode("utf-8"))
+
+    def excerpt(self, limit=200):
+        """The start of the body, for a log line."""
+        return for_log(self.body.decode("utf-8", "replace"), limit)
+
+
+class XnatClient(LoggingConfigurable):
+    """Where XNAT is and how to talk to it; shared by the authenticator and the spawner."""
+
+    url = Unicode(
+        help="XNAT's root URL, e.g. https://xnat.example.org (a path prefix such as /xnat is kept).",
+    ).tag(config=True)
+
+    @validate("url")
+    def _check_url(self, proposal):
+        value = proposal.value.rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"XnatClient.url must be an http(s) URL, got {value!r}")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("XnatClient.url must not carry credentials, a query or a fragment")
+        return value
+
+    verify_tls = Bool(True, help="Verify XNAT's TLS certificate.").tag(config=True)
+    ca_file = Unicode("", help="CA bundle for XNAT's certificate; empty = system CAs.").tag(config=True)
+    client_cert_file = Unicode("", help="Client certificate for mutual TLS with XNAT.").tag(config=True)
+    client_key_file = Unicode("", help="Private key of the client certificate.").tag(config=True)
+    connect_timeout = Float(5.0, help="Seconds to wait for a connection to XNAT.").tag(config=True)
+    request_timeout = Float(20.0, help="Seconds to wait for XNAT's whole answer.").tag(config=True)
+    max_connections = Integer(20, help="Concurrent requests to XNAT from this hub.").tag(config=True)
+
+    _http = None
+
+    @property
+    def http(self):
+        if self._http is None:
+            self._http = AsyncHTTPClient(force_instance=True, max_clients=self.max_connections)
+        return self._http
+
+    def url_for(self, *segments):
+        """XNAT URL for the given path segments, each escaped as one segment."""
+        if not self.url:
+            raise RuntimeError("XnatClient.url is not configured")
+        return self.url + "/" + "/".join(quote(str(s), safe="") for s in segments)
+
+    async def get(self, segments, username, password):
+        """GET a path with Basic auth; returns XnatAnswer for any HTTP status.
+
+        Raises XnatUnreachable when no HTTP answer arrives within the timeouts.
+        """
+        request = HTTPRequest(
+            self.url_for(*segments),
+            method="GET",
+            headers={"Accept": "application/json"},
+            auth_username=username,
+            auth_password=password,
+            auth_mode="basic",
+            connect_timeout=self.connect_timeout,
+            request_timeout=self.request_timeout,
+            # A redirect would carry the credentials on to wherever it points.
+            follow_redirects=False,
+            validate_cert=self.verify_tls,
+            ca_certs=self.ca_file or None,
+            client_cert=self.client_cert_file or None,
+            client_key=self.client_key_file or None,
+            user_agent=f"xnat-jupyterhub-hub/{__version__}",
+        )
+        try:
+            response = await self.http.fetch(request, raise_error=False)
+        except HTTPClientError as e:
+            # tornado reports timeouts as code 599
+            raise XnatUnreachable(f"no answer from XNAT: {e.message or e}") from None
+        except ssl.SSLError as e:
+            raise XnatUnreachable(f"TLS failure talking to XNAT: {e.reason or e}") from None
+        except OSError as e:
+            raise XnatUnreachable(f"cannot connect to XNAT: {e.strerror or e}") from None
+        if response.code == 599:
+            raise XnatUnreachable(f"no answer from XNAT: {response.error}")
+        return XnatAnswer(response.code, response.body or b"")
