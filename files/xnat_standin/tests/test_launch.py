@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 
-from conftest import USER, free_port as _free_port
+from standin_testing import USER, free_port as _free_port
 
 SERVER = "20250311T172455123Z"
 

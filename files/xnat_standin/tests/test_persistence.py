@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import STANDIN_DIR, SERVICE, standin_args
+from standin_testing import STANDIN_DIR, SERVICE, standin_args
 
 from xnat_standin.config import parse_settings
 

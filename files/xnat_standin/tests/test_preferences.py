@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import SERVICE
+from standin_testing import SERVICE
 
 DEFAULTS = {
     "jupyterHubApiUrl": "http://172.17.0.1/jupyterhub/hub/api", "jupyterHubToken": "secret-token",

@@ -6,15 +6,15 @@ import re
 import shutil
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
+import pytest_asyncio
 from playwright.async_api import async_playwright, expect
 
-from conftest import USER
+from standin_testing import USER
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def browser_page():
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)

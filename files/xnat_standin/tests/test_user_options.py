@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import pytest_asyncio
 
-from conftest import SERVICE, STANDIN_DIR
+from standin_testing import SERVICE, STANDIN_DIR
 
 from xnat_standin.user_options import LaunchError, build_user_options, generalised_type, resolve_item, translate
 
@@ -38,7 +39,7 @@ def test_generalised_type(given, stored):
     assert generalised_type(given) == stored
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def sample(standin_factory, tmp_path):
     standin = await standin_factory("--seed", str(STANDIN_DIR / "sample_seed.yml"), "--archive-path", str(ARCHIVE),
                                     "--processing-url", "http://xnat-web:8080", "--site-url", "http://xnat.test")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ADMIN, SERVICE
+from standin_testing import ADMIN, SERVICE
 
 
 async def test_missing_credentials_get_401_with_basic_realm_and_text_body(standin):

@@ -68,7 +68,7 @@ async def update_config(request: web.Request) -> web.Response:
     store = state_of(request).store
     kind, config_id = request.match_info["kind"], _config_id(request)
     body = await read_json_of(request, dict, "a configuration object")
-    if body.get("id") != config_id:
+    if str(body.get("id")) != str(config_id):  # Jackson would coerce "5" to 5
         # XNAT: the body's id must equal the path id, else IllegalArgumentException -> 500 (§2.4)
         raise IllegalArgument(f"The ID in the path ({config_id}) does not match the ID in the body.")
     compute.require(store, kind, config_id)
