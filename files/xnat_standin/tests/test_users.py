@@ -146,8 +146,10 @@ async def test_enabled_and_verified_flags(standin):
     assert (await standin.call("PUT", "/xapi/users/jsmith/enabled/true")).status == 200
     assert (await standin.call("PUT", "/xapi/users/jsmith/verified/false")).status == 200
     assert (await standin.call("GET", "/xapi/users/jsmith")).json["verified"] is False
+    assert (await standin.call("GET", "/xapi/users/jsmith/roles", auth=("jsmith", "pw-jsmith"))).status == 401
     assert (await standin.call("PUT", "/xapi/users/jsmith/enabled/maybe")).status == 400
     assert (await standin.call("PUT", "/xapi/users/ghost/enabled/true")).status == 404
+    assert (await standin.call("PUT", "/xapi/users/jsmith/verified/yes")).status == 200
     assert (await standin.call("PUT", "/xapi/users/jsmith/enabled/true", auth=("jsmith", "pw-jsmith"))).status == 403
 
 

@@ -45,6 +45,12 @@ def hash_token_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def can_log_in(user: User) -> bool:
+    """Disabled accounts fail Spring authentication (§1.1); so do unverified ones while XNAT's
+    emailVerification setting is on, its default (inferred; §2.1 lists 'verified' as required)."""
+    return user.enabled and user.verified
+
+
 @dataclass(frozen=True)
 class Principal:
     user: User
@@ -94,15 +100,15 @@ class Authenticator:
         return False
 
     async def verify(self, login: str, password: str) -> User | None:
-        """The enabled user these credentials belong to, or None. Disabled users fail like XNAT (§1.1)."""
+        """The user these credentials belong to, or None."""
         if UUID_PATTERN.match(login):
             token = self.store.alias_token(login)
             if token is not None and token["valid"] and token["expires"] > time.time() * 1000 and \
                     hmac.compare_digest(token["secret_hash"], hash_token_secret(password)):
                 user = self.store.user_by_id(token["user_id"])
-                return user if user is not None and user.enabled else None
+                return user if user is not None and can_log_in(user) else None
         user = self.store.user_for_login(login)
-        if user is None or not user.enabled:
+        if user is None or not can_log_in(user):
             return None
         return user if await self._password_matches(user, password) else None
 
@@ -124,7 +130,7 @@ class Authenticator:
         session = request.cookies.get(SESSION_COOKIE)
         if session and session in self.sessions:
             user = self.store.user_by_id(self.sessions[session])
-            if user is not None and user.enabled:
+            if user is not None and can_log_in(user):
                 return self.principal(user)
         return None
 
