@@ -1,8 +1,10 @@
 """Non-blocking calls from the hub to XNAT's REST API (tornado's AsyncHTTPClient)."""
 
+import asyncio
 import json
 import re
 import ssl
+import weakref
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -64,6 +66,8 @@ class XnatClient(LoggingConfigurable):
             raise ValueError(f"XnatClient.url must be an http(s) URL, got {value!r}")
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError("XnatClient.url must not carry credentials, a query or a fragment")
+        if parts.scheme == "http":
+            self.log.warning("XNAT URL %s is plain http: passwords cross the network unencrypted", value)
         return value
 
     verify_tls = Bool(True, help="Verify XNAT's TLS certificate.").tag(config=True)
@@ -74,13 +78,17 @@ class XnatClient(LoggingConfigurable):
     request_timeout = Float(20.0, help="Seconds to wait for XNAT's whole answer.").tag(config=True)
     max_connections = Integer(20, help="Concurrent requests to XNAT from this hub.").tag(config=True)
 
-    _http = None
+    # One client per event loop, shared by every spawner and the authenticator, apart from
+    # the client JupyterHub uses for its proxy so slow XNAT answers cannot hold that up.
+    _clients = weakref.WeakKeyDictionary()
 
     @property
     def http(self):
-        if self._http is None:
-            self._http = AsyncHTTPClient(force_instance=True, max_clients=self.max_connections)
-        return self._http
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = AsyncHTTPClient(force_instance=True, max_clients=self.max_connections)
+        return client
 
     def url_for(self, *segments):
         """XNAT URL for the given path segments, each escaped as one segment."""

@@ -213,6 +213,9 @@ def load_settings(environ):
     ca_file = environ.get("JH_XNAT_CA_FILE", "").strip()
     if ca_file and not os.path.isfile(ca_file):
         raise SettingsError(f"JH_XNAT_CA_FILE: {ca_file} does not exist")
+    hub_connect_ip = _get(environ, "JH_HUB_CONNECT_IP")
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", hub_connect_ip):
+        raise SettingsError(f"JH_HUB_CONNECT_IP must be a host name or IPv4 address, got {hub_connect_ip!r}")
     for bind_prefix in _list(environ, "JH_ALLOWED_BIND_PREFIXES"):
         if not bind_prefix.startswith("/"):
             raise SettingsError(f"JH_ALLOWED_BIND_PREFIXES: {bind_prefix!r} is not an absolute path")
@@ -240,7 +243,7 @@ def load_settings(environ):
         xnat_connect_timeout=_number(environ, "JH_XNAT_CONNECT_TIMEOUT", float, 0.1),
         xnat_request_timeout=_number(environ, "JH_XNAT_REQUEST_TIMEOUT", float, 0.1),
         base_url=_base_url(environ),
-        hub_connect_ip=_get(environ, "JH_HUB_CONNECT_IP"),
+        hub_connect_ip=hub_connect_ip,
         network=_get(environ, "JH_NETWORK"),
         data_dir=_get(environ, "JH_DATA_DIR"),
         start_timeout=_number(environ, "JH_START_TIMEOUT", int, 1),

@@ -89,6 +89,11 @@ class XnatSwarmSpawner(SwarmSpawner):
     allow_token_in_url = Bool(
         True, help="Set JUPYTERHUB_ALLOW_TOKEN_IN_URL=1: XNAT opens notebooks with ?token=."
     ).tag(config=True)
+    endpoint_mode = Unicode(
+        "dnsrr",
+        help="How the service name resolves: 'dnsrr' to the task's own address (one hop, and works"
+        " where the kernel lacks IPVS), 'vip' to a swarm virtual IP.",
+    ).tag(config=True)
     docker_api_threads = Integer(
         8, help="Threads for Docker API calls, shared by all spawns (dockerspawner uses 1)."
     ).tag(config=True)
@@ -110,6 +115,11 @@ class XnatSwarmSpawner(SwarmSpawner):
     @default("client_kwargs")
     def _default_client_kwargs(self):
         return {"max_pool_size": max(10, self.docker_api_threads)}
+
+    @default("apply_user_options")
+    def _default_apply_user_options(self):
+        # XNAT's start request only echoes the launch; the configuration comes from XNAT's user-options endpoint.
+        return lambda spawner, user_options: None
 
     @default("object_name")
     def _object_name_default(self):
@@ -283,7 +293,10 @@ class XnatSwarmSpawner(SwarmSpawner):
         )
         task_kwargs.update(self.extra_task_spec)
 
-        endpoint_kwargs = {} if self.use_internal_ip else {"ports": {None: (self.port, "tcp")}}
+        if self.use_internal_ip:
+            endpoint_kwargs = {"mode": self.endpoint_mode}
+        else:
+            endpoint_kwargs = {"ports": {None: (self.port, "tcp")}}
         endpoint_kwargs.update(self.extra_endpoint_spec)
 
         create_kwargs = dict(
