@@ -187,7 +187,7 @@ class XnatClient(object):
             last = attempt == attempts - 1
             try:
                 response = session.request(method, url, auth=auth, timeout=self.timeouts,
-                                                verify=self.verify, cert=self.cert, **kwargs)
+                                           verify=self.verify, cert=self.cert, **kwargs)
             except requests.exceptions.SSLError as exc:
                 raise XnatError("TLS connection to XNAT at %s failed: %s" % (self.display_url, self.redact(str(exc))[:EXCERPT_LENGTH]))
             except requests.exceptions.ConnectionError as exc:

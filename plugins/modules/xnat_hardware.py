@@ -20,7 +20,7 @@ description:
     therefore be unique.
   - When updating, options that are not given keep their current values.
 author:
-  - XNAT JupyterHub deployment maintainers
+  - XNAT JupyterHub deployment maintainers (@xnat-jupyterhub)
 extends_documentation_fragment:
   - xnat_jupyterhub.deploy.xnat
   - xnat_jupyterhub.deploy.xnat.scopes

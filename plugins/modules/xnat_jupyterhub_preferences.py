@@ -22,7 +22,7 @@ description:
     V(180) and V("true") equals V(true). Only preferences whose value differs are sent.
   - After writing, the module reads the preferences back and fails if XNAT did not store a value.
 author:
-  - XNAT JupyterHub deployment maintainers
+  - XNAT JupyterHub deployment maintainers (@xnat-jupyterhub)
 extends_documentation_fragment:
   - xnat_jupyterhub.deploy.xnat
 attributes:

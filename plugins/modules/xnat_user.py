@@ -25,7 +25,7 @@ description:
     being enabled, the module sets the password before enabling it. When it is and stays disabled, the module
     leaves the password alone and warns.
 author:
-  - XNAT JupyterHub deployment maintainers
+  - XNAT JupyterHub deployment maintainers (@xnat-jupyterhub)
 extends_documentation_fragment:
   - xnat_jupyterhub.deploy.xnat
 attributes:

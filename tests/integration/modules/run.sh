@@ -6,7 +6,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 export PATH="$root/.venv/bin:$PATH" ANSIBLE_CONFIG="$root/ansible.cfg" PYTHONDONTWRITEBYTECODE=1
 python=$root/.venv/bin/python
 
@@ -16,6 +16,7 @@ selected=("$@"); [ "${#selected[@]}" -eq 0 ] && selected=("${PLAYBOOKS[@]}")
 work=$(mktemp -d /tmp/xnat-modules-test.XXXXXX)
 chmod 700 "$work"
 pids=()
+# shellcheck disable=SC2317  # only called by the EXIT trap
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   rm -rf "$work"

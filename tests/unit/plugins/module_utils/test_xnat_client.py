@@ -40,6 +40,7 @@ class FakeSession(object):
     def __init__(self, script=None):
         self.script = list(script or [])
         self.sent = []
+        self.sleeps = []
         self.headers = {}
         self.closed = False
         FakeSession.instances.append(self)
@@ -56,23 +57,25 @@ class FakeSession(object):
 
 
 def make_client(script, **kwargs):
+    """A client whose session (client.session) follows `script` and records backoff sleeps in client.session.sleeps."""
     session = FakeSession(script)
-    sleeps = []
     kwargs.setdefault("retries", 3)
-    client = XnatClient("https://xnat.example.org/", "admin", ADMIN_PASSWORD, session_factory=lambda: session,
-                        sleep=sleeps.append, **kwargs)
-    return client, session, sleeps
+    return XnatClient("https://xnat.example.org/", "admin", ADMIN_PASSWORD, session_factory=lambda: session,
+                      sleep=session.sleeps.append, **kwargs)
 
 
 def test_path_segments_are_escaped():
-    client, session, _ = make_client([FakeResponse(200, [])])
+    client = make_client([FakeResponse(200, [])])
+    session = client.session
     client.get_user_roles("o'brien/../admin?x")
     assert session.sent[0]["url"] == "https://xnat.example.org/xapi/users/o%27brien%2F..%2Fadmin%3Fx/roles"
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
 def test_get_is_retried_on_gateway_statuses_with_backoff(status):
-    client, session, sleeps = make_client([FakeResponse(status), FakeResponse(status), FakeResponse(200, ["JupyterHub"])])
+    client = make_client([FakeResponse(status), FakeResponse(status), FakeResponse(200, ["JupyterHub"])])
+    session = client.session
+    sleeps = client.session.sleeps
     assert client.get_user_roles("jupyterhub") == ["JupyterHub"]
     assert len(session.sent) == 3
     assert sleeps == [0.5, 1.0]
@@ -80,7 +83,9 @@ def test_get_is_retried_on_gateway_statuses_with_backoff(status):
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 500])
 def test_other_statuses_are_not_retried(status):
-    client, session, sleeps = make_client([FakeResponse(status, "nope", "text/plain")])
+    client = make_client([FakeResponse(status, "nope", "text/plain")])
+    session = client.session
+    sleeps = client.session.sleeps
     with pytest.raises(XnatError) as error:
         client.get_user_roles("jupyterhub")
     assert error.value.status == status
@@ -89,7 +94,9 @@ def test_other_statuses_are_not_retried(status):
 
 
 def test_retries_are_bounded():
-    client, session, sleeps = make_client([FakeResponse(502, "Bad Gateway", "text/plain")] * 3, retries=2)
+    client = make_client([FakeResponse(502, "Bad Gateway", "text/plain")] * 3, retries=2)
+    session = client.session
+    sleeps = client.session.sleeps
     with pytest.raises(XnatError) as error:
         client.get_user_roles("jupyterhub")
     assert str(error.value) == "XNAT answered HTTP 502 to GET /xapi/users/jupyterhub/roles: Bad Gateway"
@@ -98,11 +105,13 @@ def test_retries_are_bounded():
 
 
 def test_post_is_retried_on_503_only():
-    client, session, _ = make_client([FakeResponse(503), FakeResponse(200)])
+    client = make_client([FakeResponse(503), FakeResponse(200)])
+    session = client.session
     client.set_jupyterhub_preferences({"startTimeout": 300})
     assert len(session.sent) == 2
     for status in (502, 504):
-        client, session, _ = make_client([FakeResponse(status, "gateway", "text/plain"), FakeResponse(200)])
+        client = make_client([FakeResponse(status, "gateway", "text/plain"), FakeResponse(200)])
+        session = client.session
         with pytest.raises(XnatError) as error:
             client.set_jupyterhub_preferences({"startTimeout": 300})
         assert error.value.status == status
@@ -110,7 +119,9 @@ def test_post_is_retried_on_503_only():
 
 
 def test_connection_refused_is_retried_then_reported():
-    client, session, sleeps = make_client([requests.exceptions.ConnectionError(REFUSED)] * 4)
+    client = make_client([requests.exceptions.ConnectionError(REFUSED)] * 4)
+    session = client.session
+    sleeps = client.session.sleeps
     with pytest.raises(XnatError) as error:
         client.get_jupyterhub_preferences()
     assert str(error.value) == "cannot connect to XNAT at https://xnat.example.org: Connection refused (4 attempts)"
@@ -119,10 +130,12 @@ def test_connection_refused_is_retried_then_reported():
 
 
 def test_post_is_retried_only_when_the_connection_was_never_made():
-    client, session, _ = make_client([requests.exceptions.ConnectionError(REFUSED), FakeResponse(201, {"id": 4})])
+    client = make_client([requests.exceptions.ConnectionError(REFUSED), FakeResponse(201, {"id": 4})])
+    session = client.session
     assert client.create_compute("hardware", {"hardware": {"name": "Small"}}) == {"id": 4}
     assert len(session.sent) == 2
-    client, session, _ = make_client([requests.exceptions.ConnectionError(RESET), FakeResponse(201, {"id": 4})])
+    client = make_client([requests.exceptions.ConnectionError(RESET), FakeResponse(201, {"id": 4})])
+    session = client.session
     with pytest.raises(XnatError) as error:
         client.create_compute("hardware", {"hardware": {"name": "Small"}})
     assert str(error.value) == "cannot connect to XNAT at https://xnat.example.org: ConnectionError (1 attempt)"
@@ -130,7 +143,9 @@ def test_post_is_retried_only_when_the_connection_was_never_made():
 
 
 def test_read_timeout_is_not_retried():
-    client, session, sleeps = make_client([requests.exceptions.ReadTimeout("read timed out")], timeout=7.5)
+    client = make_client([requests.exceptions.ReadTimeout("read timed out")], timeout=7.5)
+    session = client.session
+    sleeps = client.session.sleeps
     with pytest.raises(XnatError) as error:
         client.get_jupyterhub_preferences()
     assert str(error.value) == ("XNAT at https://xnat.example.org did not answer GET /xapi/jupyterhub/preferences "
@@ -140,15 +155,17 @@ def test_read_timeout_is_not_retried():
 
 
 def test_timeouts_and_tls_options_reach_every_request():
-    client, session, _ = make_client([FakeResponse(200, [])], connect_timeout=3.0, timeout=12.0,
-                                     ca_path="/etc/site-ca.pem", client_cert="/etc/c.pem", client_key="/etc/c.key")
+    client = make_client([FakeResponse(200, [])], connect_timeout=3.0, timeout=12.0,
+                         ca_path="/etc/site-ca.pem", client_cert="/etc/c.pem", client_key="/etc/c.key")
+    session = client.session
     client.get_user_roles("jupyterhub")
     sent = session.sent[0]
     assert sent["timeout"] == (3.0, 12.0)
     assert sent["verify"] == "/etc/site-ca.pem"
     assert sent["cert"] == ("/etc/c.pem", "/etc/c.key")
     assert sent["auth"] == ("admin", ADMIN_PASSWORD)
-    client, session, _ = make_client([FakeResponse(200, [])], validate_certs=False)
+    client = make_client([FakeResponse(200, [])], validate_certs=False)
+    session = client.session
     client.get_user_roles("jupyterhub")
     assert session.sent[0]["verify"] is False
     assert session.sent[0]["cert"] is None
@@ -156,7 +173,7 @@ def test_timeouts_and_tls_options_reach_every_request():
 
 def test_error_excerpt_is_short_and_never_holds_a_secret():
     body = "<html><body><h1>Oops</h1>password %s rejected for %s %s</body></html>" % (ADMIN_PASSWORD, USER_PASSWORD, "x" * 400)
-    client, _, _ = make_client([FakeResponse(400, body, "text/html")])
+    client = make_client([FakeResponse(400, body, "text/html")])
     client.add_secret(USER_PASSWORD)
     with pytest.raises(XnatError) as error:
         client.update_user("jupyterhub", {"password": USER_PASSWORD})
@@ -169,12 +186,12 @@ def test_error_excerpt_is_short_and_never_holds_a_secret():
 
 
 def test_authentication_and_permission_errors_name_the_user_only():
-    client, _, _ = make_client([FakeResponse(401, "Bad credentials.", "text/plain")])
+    client = make_client([FakeResponse(401, "Bad credentials.", "text/plain")])
     with pytest.raises(XnatError) as error:
         client.get_jupyterhub_preferences()
     assert str(error.value) == ("XNAT rejected the credentials of user 'admin' (HTTP 401) on GET /xapi/jupyterhub/preferences: "
                                 "Bad credentials.")
-    client, _, _ = make_client([FakeResponse(403, "", "text/plain")])
+    client = make_client([FakeResponse(403, "", "text/plain")])
     with pytest.raises(XnatError) as error:
         client.list_compute("hardware")
     assert str(error.value) == ("user 'admin' is not allowed to GET /xapi/compute/hardware "
@@ -197,50 +214,55 @@ def test_credentials_are_checked_as_the_user_from_a_fresh_session():
 
 
 def test_credentials_check_reports_other_failures():
-    client, session, _ = make_client([FakeResponse(500, "boom", "text/plain")])
+    client = make_client([FakeResponse(500, "boom", "text/plain")])
+    session = client.session
     with pytest.raises(XnatError) as error:
         client.credentials_work("jupyterhub", USER_PASSWORD)
     assert str(error.value) == "XNAT answered HTTP 500 to GET /xapi/users/jupyterhub/roles: boom"
 
 
 def test_undefined_roles_are_found_with_a_no_op_removal():
-    client, session, _ = make_client([FakeResponse(202, ["Bogus"])])
+    client = make_client([FakeResponse(202, ["Bogus"])])
+    session = client.session
     assert client.undefined_roles("jsmith", ["Bogus", "Jupyter"]) == ["Bogus"]
     assert session.sent[0]["method"] == "DELETE"
     assert json.loads(session.sent[0]["data"]) == ["Bogus", "Jupyter"]
-    client, session, _ = make_client([FakeResponse(200, [])])
+    client = make_client([FakeResponse(200, [])])
+    session = client.session
     assert client.undefined_roles("jsmith", ["Jupyter"]) == []
-    client, session, _ = make_client([])
+    client = make_client([])
+    session = client.session
     assert client.undefined_roles("jsmith", []) == []
     assert session.sent == []
 
 
 def test_only_accepted_writes_count_as_changes():
-    client, _, _ = make_client([FakeResponse(200, []), FakeResponse(202, ["Bogus"]), FakeResponse(500, "x", "text/plain")])
+    client = make_client([FakeResponse(200, []), FakeResponse(202, ["Bogus"]), FakeResponse(500, "x", "text/plain")])
     client.get_user_roles("jsmith")
     client.undefined_roles("jsmith", ["Bogus"])
     with pytest.raises(XnatError):
         client.set_user_enabled("jsmith", True)
     assert client.changes_made is False
-    client, _, _ = make_client([FakeResponse(200)])
+    client = make_client([FakeResponse(200)])
     client.set_user_enabled("jsmith", True)
     assert client.changes_made is True
 
 
 def test_partial_role_grant_is_an_error():
-    client, _, _ = make_client([FakeResponse(202, ["Bogus"])])
+    client = make_client([FakeResponse(202, ["Bogus"])])
     with pytest.raises(XnatError) as error:
         client.add_user_roles("jsmith", ["Bogus"])
     assert str(error.value) == "XNAT could not grant role(s) Bogus to user 'jsmith' (HTTP 202)"
 
 
 def test_missing_user_is_none_not_an_error():
-    client, _, _ = make_client([FakeResponse(404, "User nobody not found.", "text/plain")])
+    client = make_client([FakeResponse(404, "User nobody not found.", "text/plain")])
     assert client.get_user("nobody") is None
 
 
 def test_update_compute_puts_the_path_id_into_the_body():
-    client, session, _ = make_client([FakeResponse(200, {})])
+    client = make_client([FakeResponse(200, {})])
+    session = client.session
     client.update_compute("environments", 7, {"id": 1, "configTypes": ["JUPYTERHUB"]})
     assert session.sent[0]["url"] == "https://xnat.example.org/xapi/compute/environments/7"
     assert json.loads(session.sent[0]["data"])["id"] == 7

@@ -67,6 +67,7 @@ class FakeXnat(object):
         self.next_id = 1
         self.calls = []
         self.probes = []
+        self.warnings = []
 
     # helpers for tests
     def add_user(self, name, password, enabled=True, verified=True, roles=(), email=None):
@@ -178,11 +179,10 @@ def xnat():
 
 @pytest.fixture
 def run_module(monkeypatch, xnat):
-    """run_module(module, args, check_mode=False, diff=True) -> (result, warnings); failures raise ModuleFail."""
+    """run_module(module, args, check_mode=False, diff=True) -> result; warnings land in xnat.warnings; failures raise ModuleFail."""
 
     def run(module, args, check_mode=False, diff=True):
         monkeypatch.setattr(module, "XnatClient", FakeClientClass(xnat))
-        warnings = []
 
         def exit_json(self, **kwargs):
             raise ModuleExit(kwargs)
@@ -192,14 +192,14 @@ def run_module(monkeypatch, xnat):
 
         monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
         monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-        monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+        monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: xnat.warnings.append(msg))
         full_args = dict(CONNECTION, _ansible_check_mode=check_mode, _ansible_diff=diff)
         full_args.update(args)
         with patch_module_args(full_args):
             try:
                 module.main()
             except ModuleExit as done:
-                return done.result, warnings
+                return done.result
         raise AssertionError("the module neither exited nor failed")
 
     return run

@@ -23,10 +23,10 @@ GPU = dict(name="GPU", cpu_limit=4, cpu_reservation="4", memory_limit="16G", mem
 
 
 def test_hardware_four_steps(run_module, xnat):
-    check, _ = run_module(xnat_hardware, GPU, check_mode=True)
+    check = run_module(xnat_hardware, GPU, check_mode=True)
     assert check["changed"] is True and check["id"] is None
     assert xnat.writes() == []
-    applied, _ = run_module(xnat_hardware, GPU)
+    applied = run_module(xnat_hardware, GPU)
     assert applied["changed"] is True
     assert applied["hardware"]["generic_resources"] == {"gpu": "1"}
     assert applied["hardware"]["constraints"] == [{"key": "node.labels.gpu", "operator": "IN", "values": ["yes"]}]
@@ -34,16 +34,16 @@ def test_hardware_four_steps(run_module, xnat):
     body = xnat.writes()[0][2]
     assert body["hardware"]["genericResources"] == [{"name": "gpu", "value": "1"}]
     assert body["scopes"]["Project"] == {"scope": "Project", "enabled": True, "ids": []}
-    again, _ = run_module(xnat_hardware, GPU)
+    again = run_module(xnat_hardware, GPU)
     assert again["changed"] is False and again["id"] == applied["id"]
-    check_again, _ = run_module(xnat_hardware, GPU, check_mode=True)
+    check_again = run_module(xnat_hardware, GPU, check_mode=True)
     assert check_again["changed"] is False
     assert len(xnat.writes()) == 1
 
 
 def test_hardware_update_keeps_unmanaged_fields_and_unnamed_options(run_module, xnat):
     hardware_id = xnat.add_compute("hardware", dict(hardware_item("Small"), extra="kept"))
-    result, _ = run_module(xnat_hardware, dict(name="Small", memory_limit="3G"))
+    result = run_module(xnat_hardware, dict(name="Small", memory_limit="3G"))
     assert result["diff"]["before"]["memory_limit"] == "2G"
     assert result["diff"]["after"]["memory_limit"] == "3G"
     assert result["hardware"]["cpu_limit"] == 2.0
@@ -52,7 +52,7 @@ def test_hardware_update_keeps_unmanaged_fields_and_unnamed_options(run_module, 
 
 
 def test_project_scope_with_ids_is_restricted_to_them(run_module, xnat):
-    result, _ = run_module(xnat_hardware, dict(name="GPU", scopes={"project": {"ids": ["NEURO01"]}}))
+    result = run_module(xnat_hardware, dict(name="GPU", scopes={"project": {"ids": ["NEURO01"]}}))
     assert result["hardware"]["scopes"] == {"site": {"enabled": True, "ids": []},
                                             "project": {"enabled": False, "ids": ["NEURO01"]},
                                             "user": {"enabled": True, "ids": []}}
@@ -60,12 +60,12 @@ def test_project_scope_with_ids_is_restricted_to_them(run_module, xnat):
 
 def test_hardware_absent(run_module, xnat):
     hardware_id = xnat.add_compute("hardware", hardware_item("XLarge"))
-    check, _ = run_module(xnat_hardware, dict(name="XLarge", state="absent"), check_mode=True)
+    check = run_module(xnat_hardware, dict(name="XLarge", state="absent"), check_mode=True)
     assert check["changed"] is True and xnat.writes() == []
-    result, _ = run_module(xnat_hardware, dict(name="XLarge", state="absent"))
+    result = run_module(xnat_hardware, dict(name="XLarge", state="absent"))
     assert result["changed"] is True
     assert xnat.writes() == [("delete_compute", "hardware", hardware_id)]
-    again, _ = run_module(xnat_hardware, dict(name="XLarge", state="absent"))
+    again = run_module(xnat_hardware, dict(name="XLarge", state="absent"))
     assert again["changed"] is False
 
 
@@ -86,9 +86,9 @@ ENV = dict(name="Notebook", image="xnat/datascience-notebook:latest", hardware=[
 def test_environment_four_steps_with_hardware_by_name(run_module, xnat):
     small = xnat.add_compute("hardware", hardware_item("Small"))
     medium = xnat.add_compute("hardware", hardware_item("Medium"))
-    check, _ = run_module(xnat_compute_environment, ENV, check_mode=True)
+    check = run_module(xnat_compute_environment, ENV, check_mode=True)
     assert check["changed"] is True and xnat.writes() == []
-    applied, _ = run_module(xnat_compute_environment, ENV)
+    applied = run_module(xnat_compute_environment, ENV)
     body = xnat.writes()[0][2]
     assert body["hardwareOptions"] == {"allowAllHardware": False, "hardwareConfigs": [{"id": medium}, {"id": small}]}
     assert body["configTypes"] == ["JUPYTERHUB"]
@@ -96,9 +96,9 @@ def test_environment_four_steps_with_hardware_by_name(run_module, xnat):
         {"volumeName": "", "localPath": "/srv/ref", "containerPath": "/ref", "readOnly": True}]
     assert applied["environment"]["hardware"] == ["Medium", "Small"]
     assert applied["environment"]["allow_all_hardware"] is False
-    again, _ = run_module(xnat_compute_environment, ENV)
+    again = run_module(xnat_compute_environment, ENV)
     assert again["changed"] is False
-    check_again, _ = run_module(xnat_compute_environment, ENV, check_mode=True)
+    check_again = run_module(xnat_compute_environment, ENV, check_mode=True)
     assert check_again["changed"] is False
     assert len(xnat.writes()) == 1
 
@@ -109,7 +109,7 @@ def test_environment_reads_hardware_embedded_as_objects(run_module, xnat):
         "configTypes": ["JUPYTERHUB"], "scopes": OPEN,
         "computeEnvironment": {"name": "Notebook", "image": "img:1", "command": None, "environmentVariables": [], "mounts": []},
         "hardwareOptions": {"allowAllHardware": False, "hardwareConfigs": [dict(hardware_item("Small"), id=small)]}})
-    result, _ = run_module(xnat_compute_environment, dict(name="Notebook", image="img:1", hardware=["Small"]))
+    result = run_module(xnat_compute_environment, dict(name="Notebook", image="img:1", hardware=["Small"]))
     assert result["changed"] is False
 
 
@@ -130,7 +130,7 @@ def test_environment_needs_an_image_to_be_created(run_module, xnat, module_fail)
 def test_allow_all_hardware_again(run_module, xnat):
     xnat.add_compute("hardware", hardware_item("Small"))
     run_module(xnat_compute_environment, dict(ENV, hardware=["Small"]))
-    result, _ = run_module(xnat_compute_environment, dict(name="Notebook", allow_all_hardware=True, hardware=[]))
+    result = run_module(xnat_compute_environment, dict(name="Notebook", allow_all_hardware=True, hardware=[]))
     assert result["environment"]["allow_all_hardware"] is True
     assert result["environment"]["hardware"] == []
 
@@ -139,6 +139,6 @@ def test_environment_absent(run_module, xnat):
     env_id = xnat.add_compute("environments", {"configTypes": ["JUPYTERHUB"], "scopes": OPEN,
                                                "computeEnvironment": {"name": "Old", "image": "x"},
                                                "hardwareOptions": {"allowAllHardware": True, "hardwareConfigs": []}})
-    result, _ = run_module(xnat_compute_environment, dict(name="Old", state="absent"))
+    result = run_module(xnat_compute_environment, dict(name="Old", state="absent"))
     assert result["changed"] is True and result["environment"] == {}
     assert xnat.writes() == [("delete_compute", "environments", env_id)]

@@ -14,7 +14,7 @@ TOKEN = "hub-T0ken-value-123"
 
 
 def test_changes_only_what_differs_after_normalisation(run_module, xnat):
-    result, _ = run_module(prefs_module, dict(preferences=dict(
+    result = run_module(prefs_module, dict(preferences=dict(
         startTimeout="180", allUsersCanStartJupyter="true", maxNamedServers=2.0, jupyterHubApiUrl="http://hub:8000/jupyterhub/hub/api")))
     assert result["changed"] is True
     assert result["changed_preferences"] == ["allUsersCanStartJupyter", "jupyterHubApiUrl", "maxNamedServers"]
@@ -26,15 +26,15 @@ def test_changes_only_what_differs_after_normalisation(run_module, xnat):
 
 
 def test_same_values_in_other_spellings_change_nothing(run_module, xnat):
-    result, _ = run_module(prefs_module, dict(preferences=dict(startTimeout="180", allUsersCanStartJupyter="no",
-                                                                resourceSpecCpuLimit="0", stopTimeout=60.0)))
+    result = run_module(prefs_module, dict(preferences=dict(startTimeout="180", allUsersCanStartJupyter="no",
+                                                            resourceSpecCpuLimit="0", stopTimeout=60.0)))
     assert result["changed"] is False
     assert result["changed_preferences"] == []
     assert xnat.writes() == []
 
 
 def test_check_mode_writes_nothing(run_module, xnat):
-    result, _ = run_module(prefs_module, dict(preferences=dict(startTimeout=300), jupyterhub_token=TOKEN), check_mode=True)
+    result = run_module(prefs_module, dict(preferences=dict(startTimeout=300), jupyterhub_token=TOKEN), check_mode=True)
     assert result["changed"] is True
     assert result["changed_preferences"] == ["jupyterHubToken", "startTimeout"]
     assert xnat.writes() == []
@@ -72,8 +72,8 @@ def test_half_a_path_translation_pair_is_an_error(run_module, xnat, module_fail)
     assert failure.value.result["msg"] == (
         "invalid JupyterHub preference value(s): pathTranslationArchivePrefix and pathTranslationArchiveDockerPrefix "
         "must both be set or both be empty (XNAT ignores half a pair)")
-    result, _ = run_module(prefs_module, dict(preferences=dict(pathTranslationArchivePrefix="/data/xnat/archive",
-                                                               pathTranslationArchiveDockerPrefix="/srv/archive")))
+    result = run_module(prefs_module, dict(preferences=dict(pathTranslationArchivePrefix="/data/xnat/archive",
+                                                            pathTranslationArchiveDockerPrefix="/srv/archive")))
     assert result["changed"] is True
 
 
@@ -86,12 +86,12 @@ def test_token_in_preferences_is_refused(run_module, xnat, module_fail):
 
 
 def test_token_is_set_compared_and_never_shown(run_module, xnat):
-    result, _ = run_module(prefs_module, dict(jupyterhub_token=TOKEN))
+    result = run_module(prefs_module, dict(jupyterhub_token=TOKEN))
     assert result["changed"] is True
     assert xnat.preferences["jupyterHubToken"] == TOKEN
     assert result["diff"] == dict(before=dict(jupyterHubToken="<hidden>"), after=dict(jupyterHubToken="<hidden, changed>"))
     assert result["preferences"]["jupyterHubToken"] == "<hidden>"
-    again, _ = run_module(prefs_module, dict(jupyterhub_token=TOKEN))
+    again = run_module(prefs_module, dict(jupyterhub_token=TOKEN))
     assert again["changed"] is False
     for outcome in (result, again):
         dumped = json.dumps(outcome)
@@ -109,7 +109,7 @@ def test_a_value_xnat_did_not_store_is_an_error(run_module, xnat, module_fail):
 
 def test_names_unknown_to_the_module_take_the_type_xnat_reports(run_module, xnat, module_fail):
     xnat.preferences["futureLimit"] = 5
-    result, _ = run_module(prefs_module, dict(preferences=dict(futureLimit="7")))
+    result = run_module(prefs_module, dict(preferences=dict(futureLimit="7")))
     assert xnat.preferences["futureLimit"] == 7
     with pytest.raises(module_fail):
         run_module(prefs_module, dict(preferences=dict(futureLimit="lots")))

@@ -19,7 +19,7 @@ def plugin_account(xnat):
 
 
 def test_disabled_plugin_account_gets_password_before_it_is_enabled(run_module, plugin_account):
-    result, _ = run_module(xnat_user, SERVICE)
+    result = run_module(xnat_user, SERVICE)
     assert result["changed"] is True
     assert result["password_changed"] is True
     assert result["user"]["enabled"] is True
@@ -36,7 +36,7 @@ def test_disabled_plugin_account_gets_password_before_it_is_enabled(run_module, 
 def test_second_run_probes_the_password_and_changes_nothing(run_module, plugin_account):
     run_module(xnat_user, SERVICE)
     writes_before = len(plugin_account.writes())
-    result, _ = run_module(xnat_user, SERVICE)
+    result = run_module(xnat_user, SERVICE)
     assert result["changed"] is False
     assert result["password_changed"] is False
     assert "diff" not in result
@@ -46,28 +46,28 @@ def test_second_run_probes_the_password_and_changes_nothing(run_module, plugin_a
 
 def test_wrong_password_on_enabled_account_is_reset_and_only_then(run_module, xnat):
     xnat.add_user("jupyterhub", "old-pass", roles=["JupyterHub"])
-    result, _ = run_module(xnat_user, SERVICE)
+    result = run_module(xnat_user, SERVICE)
     assert result["changed"] is True and result["password_changed"] is True
     assert xnat.writes() == [("update_user", "jupyterhub", ["password"])]
 
 
 def test_update_password_on_create_never_touches_an_existing_password(run_module, xnat):
     xnat.add_user("jupyterhub", "old-pass", roles=["JupyterHub"])
-    result, _ = run_module(xnat_user, dict(SERVICE, update_password="on_create"))
+    result = run_module(xnat_user, dict(SERVICE, update_password="on_create"))
     assert result["changed"] is False
     assert xnat.probes == []
     assert xnat.passwords["jupyterhub"] == "old-pass"
 
 
 def test_password_of_an_account_that_stays_disabled_is_left_alone_with_a_warning(run_module, plugin_account):
-    result, warnings = run_module(xnat_user, dict(name="jupyterhub", password="N3w-Service-pass"))
+    result = run_module(xnat_user, dict(name="jupyterhub", password="N3w-Service-pass"))
     assert result["changed"] is False
-    assert warnings == ["user 'jupyterhub' is and stays disabled, so its password cannot be checked; it was left unchanged"]
+    assert plugin_account.warnings == ["user 'jupyterhub' is and stays disabled, so its password cannot be checked; it was left unchanged"]
     assert plugin_account.writes() == []
 
 
 def test_check_mode_reports_the_change_and_writes_nothing(run_module, plugin_account):
-    result, _ = run_module(xnat_user, SERVICE, check_mode=True)
+    result = run_module(xnat_user, SERVICE, check_mode=True)
     assert result["changed"] is True
     assert result["password_changed"] is True
     assert result["user"]["enabled"] is True
@@ -83,7 +83,7 @@ def test_create_needs_password_and_email(run_module, xnat, module_fail):
 
 
 def test_create_with_roles_enables_only_after_the_roles_are_granted(run_module, xnat):
-    result, _ = run_module(xnat_user, dict(name="newbie", password="Pw-12345678", email="n@example.org", roles=["Jupyter"]))
+    result = run_module(xnat_user, dict(name="newbie", password="Pw-12345678", email="n@example.org", roles=["Jupyter"]))
     assert result["changed"] is True
     assert result["user"] == dict(name="newbie", first_name="newbie", last_name="newbie", email="n@example.org",
                                   enabled=True, verified=True, roles=["Jupyter"])
@@ -127,16 +127,16 @@ def test_unknown_role_on_create_leaves_the_new_account_disabled(run_module, xnat
 def test_roles_state(run_module, xnat, roles_state, expected, writes):
     xnat.add_user("u", "pw", roles=["JupyterHub"])
     roles = ["Jupyter", "DataManager"] if roles_state != "absent" else ["JupyterHub", "Jupyter"]
-    result, _ = run_module(xnat_user, dict(name="u", roles=roles, roles_state=roles_state))
+    result = run_module(xnat_user, dict(name="u", roles=roles, roles_state=roles_state))
     assert result["user"]["roles"] == expected
     assert xnat.writes() == writes
-    again, _ = run_module(xnat_user, dict(name="u", roles=roles, roles_state=roles_state))
+    again = run_module(xnat_user, dict(name="u", roles=roles, roles_state=roles_state))
     assert again["changed"] is False
 
 
 def test_profile_changes_go_in_one_put(run_module, xnat):
     xnat.add_user("u", "pw", email="old@example.org")
-    result, _ = run_module(xnat_user, dict(name="u", email="new@example.org", first_name="Una"))
+    result = run_module(xnat_user, dict(name="u", email="new@example.org", first_name="Una"))
     assert xnat.writes() == [("update_user", "u", ["email", "firstName"])]
     assert result["diff"]["before"]["email"] == "old@example.org"
     assert result["diff"]["after"]["email"] == "new@example.org"
@@ -145,12 +145,12 @@ def test_profile_changes_go_in_one_put(run_module, xnat):
 
 def test_absent_disables_and_missing_user_is_already_absent(run_module, xnat):
     xnat.add_user("u", "pw")
-    result, _ = run_module(xnat_user, dict(name="u", state="absent"))
+    result = run_module(xnat_user, dict(name="u", state="absent"))
     assert result["changed"] is True and result["user"]["enabled"] is False
     assert xnat.writes() == [("set_user_enabled", "u", False)]
-    again, _ = run_module(xnat_user, dict(name="u", state="absent"))
+    again = run_module(xnat_user, dict(name="u", state="absent"))
     assert again["changed"] is False
-    missing, _ = run_module(xnat_user, dict(name="ghost", state="absent"))
+    missing = run_module(xnat_user, dict(name="ghost", state="absent"))
     assert missing == dict(changed=False, password_changed=False, user={})
 
 
