@@ -14,20 +14,22 @@ from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import
 
 # Option name -> XNAT's scope key. XNAT requires all three on environments and hardware.
 SCOPE_KEYS = (("site", "Site"), ("project", "Project"), ("user", "User"))
+# Constraints are scoped by site and project only.
+CONSTRAINT_SCOPE_KEYS = SCOPE_KEYS[:2]
 
 
-def scope_option_spec():
+def scope_option_spec(keys=SCOPE_KEYS):
     one_scope = dict(
         enabled=dict(type="bool"),
         ids=dict(type="list", elements="str", default=[]),
     )
-    return dict(type="dict", options=dict((option, dict(type="dict", options=one_scope)) for option, _key in SCOPE_KEYS))
+    return dict(type="dict", options=dict((option, dict(type="dict", options=one_scope)) for option, _key in keys))
 
 
-def scopes_from_option(scopes):
+def scopes_from_option(scopes, keys=SCOPE_KEYS):
     """The module's `scopes` option; a scope without ids is open to all, a scope listing ids only to those."""
     state = {}
-    for option, _key in SCOPE_KEYS:
+    for option, _key in keys:
         given = (scopes or {}).get(option) or {}
         ids = sorted(set(given.get("ids") or []))
         enabled = given.get("enabled")
@@ -35,9 +37,9 @@ def scopes_from_option(scopes):
     return state
 
 
-def scopes_from_xnat(xnat_scopes):
+def scopes_from_xnat(xnat_scopes, keys=SCOPE_KEYS):
     state = {}
-    for option, key in SCOPE_KEYS:
+    for option, key in keys:
         scope = (xnat_scopes or {}).get(key) or {}
         state[option] = dict(enabled=bool(scope.get("enabled")), ids=sorted(str(i) for i in scope.get("ids") or []))
     return state
@@ -47,8 +49,16 @@ def scopes_to_xnat(state, base=None):
     """XNAT's scope map for `state`, keeping scopes this module does not manage (such as DataType) from `base`."""
     xnat_scopes = copy.deepcopy(base or {})
     for option, key in SCOPE_KEYS:
-        xnat_scopes[key] = dict(xnat_scopes.get(key) or {}, scope=key, enabled=state[option]["enabled"], ids=list(state[option]["ids"]))
+        if option in state:
+            xnat_scopes[key] = dict(xnat_scopes.get(key) or {}, scope=key, enabled=state[option]["enabled"],
+                                    ids=list(state[option]["ids"]))
     return xnat_scopes
+
+
+def unsatisfiable_constraints(constraints):
+    """Swarm requires every constraint, and XNAT emits one per value, so IN with several values never matches."""
+    return ["%s IN %s" % (c["key"], ", ".join(c["values"])) for c in constraints
+            if c.get("operator", "IN") == "IN" and len(c["values"]) > 1]
 
 
 def pairs_from_xnat(items, key_field, value_field):
@@ -72,14 +82,13 @@ def find_by_name(items, name, name_of, what):
     return matches[0] if matches else None
 
 
-def manage_compute_config(module, client, kind, what, name_of, state_of, desired_state, body_of):
-    """Read -> desired -> compare -> diff -> check mode -> apply -> re-read, for one named compute config.
+def manage_compute_config(module, client, kind, what, name, name_of, state_of, desired_state, body_of):
+    """Read -> desired -> compare -> diff -> check mode -> apply -> re-read, for the compute config called `name`.
 
-    state_of(item) gives the comparable state of an XNAT config; desired_state(before) the state the
-    module's options ask for (before is {} when the config does not exist); body_of(state, item) the
-    JSON to send, keeping fields of `item` the module does not manage.
+    name_of(item) gives the identifying name of an XNAT config; state_of(item) its comparable state;
+    desired_state(before) the state the module's options ask for (before is {} when the config does not
+    exist); body_of(state, item) the JSON to send, keeping fields of `item` the module does not manage.
     """
-    name = module.params["name"]
     result = dict(changed=False, id=None)
     current = find_by_name(client.list_compute(kind), name, name_of, what)
     before = state_of(current) if current else {}

@@ -328,7 +328,8 @@ def main():
     client = XnatClient.from_module(module)
     hardware_names = HardwareNames(client)
     try:
-        result = manage_compute_config(module, client, "environments", "compute environments", environment_name,
+        result = manage_compute_config(module, client, "environments", "compute environments", module.params["name"],
+                                       environment_name,
                                        environment_state(hardware_names), desired_environment(module.params, hardware_names),
                                        environment_body(hardware_names))
     except XnatError as exc:

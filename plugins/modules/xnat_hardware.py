@@ -59,7 +59,7 @@ options:
   constraints:
     description:
       - Swarm placement constraints. Each becomes one C(key==value) (V(IN)) or C(key!=value) (V(NOT_IN)) per value,
-        and Swarm requires all of them, so an V(IN) constraint with two values can never be met.
+        and Swarm requires all of them, so an V(IN) constraint with two values can never be met; the module warns about that.
     type: list
     elements: dict
     suboptions:
@@ -189,6 +189,7 @@ from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat_comput
     scopes_from_xnat,
     scopes_to_xnat,
     strings,
+    unsatisfiable_constraints,
 )
 
 
@@ -282,10 +283,12 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     client = XnatClient.from_module(module)
     try:
-        result = manage_compute_config(module, client, "hardware", "hardware configurations", hardware_name,
+        result = manage_compute_config(module, client, "hardware", "hardware configurations", module.params["name"], hardware_name,
                                        hardware_state, desired_hardware(module.params), hardware_body)
     except XnatError as exc:
         fail_module(module, exc, client)
+    for text in unsatisfiable_constraints((result.get("hardware") or {}).get("constraints") or []):
+        module.warn("Swarm can never satisfy %s: XNAT turns it into one required constraint per value" % text)
     module.exit_json(**result)
 
 

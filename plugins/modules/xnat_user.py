@@ -21,9 +21,9 @@ description:
   - XNAT cannot report a password, and setting one is never idempotent in XNAT. The module therefore checks
     the password by logging in as the user (C(GET /xapi/users/{name}/roles) with the user's own credentials)
     and sends a new password only when that login fails.
-  - A disabled account cannot log in, so its password cannot be checked. When the account is disabled and is
-    being enabled, the module sets the password before enabling it. When it is and stays disabled, the module
-    leaves the password alone and warns.
+  - A disabled or unverified account cannot log in, so its password cannot be checked. When such an account is
+    being enabled and verified, the module sets the password first. When it stays disabled or unverified, the
+    module leaves the password alone and warns.
 author:
   - XNAT JupyterHub deployment maintainers (@xnat-jupyterhub)
 extends_documentation_fragment:
@@ -297,10 +297,10 @@ def update_user(module, client, result, before):
 
     set_password = False
     if p["password"] is not None and p["update_password"] == "always":
-        if not after["enabled"]:
-            module.warn("user %r is and stays disabled, so its password cannot be checked; it was left unchanged" % name)
-        elif not before["enabled"]:
-            # A disabled account fails every login, so the check is pointless; set the password before enabling.
+        if not (after["enabled"] and after["verified"]):
+            module.warn("user %r is and stays disabled or unverified, so its password cannot be checked; it was left unchanged" % name)
+        elif not (before["enabled"] and before["verified"]):
+            # XNAT refuses every login of a disabled or unverified account, so set the password before enabling it.
             set_password = True
         else:
             set_password = not client.credentials_work(name, p["password"])

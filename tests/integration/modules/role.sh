@@ -20,7 +20,7 @@ failed=0
 fail() { echo "FAIL: $*"; failed=1; }
 
 echo "--- converge (-vvv)"
-ansible-playbook -vvv "$here/role_converge.yml" -e "@$vars" -e "@$role_vars" > "$work/converge1.log" 2>&1
+ansible-playbook -vvv -i "$here/inventory.yml" "$here/role_converge.yml" -e "@$vars" -e "@$role_vars" > "$work/converge1.log" 2>&1
 rc=$?
 grep -A3 "PLAY RECAP" "$work/converge1.log"
 [ "$rc" -eq 0 ] || { tail -n 60 "$work/converge1.log"; fail "first converge exited $rc"; }
@@ -48,17 +48,17 @@ leaked() {
 leaked "$work/converge1.log"
 
 echo "--- converge again"
-ansible-playbook "$here/role_converge.yml" -e "@$vars" -e "@$role_vars" > "$work/converge2.log" 2>&1
+ansible-playbook -i "$here/inventory.yml" "$here/role_converge.yml" -e "@$vars" -e "@$role_vars" > "$work/converge2.log" 2>&1
 rc=$?
 grep -A3 "PLAY RECAP" "$work/converge2.log"
 [ "$rc" -eq 0 ] || { tail -n 60 "$work/converge2.log"; fail "second converge exited $rc"; }
 grep -Eq "localhost +: ok=[0-9]+ +changed=0 " "$work/converge2.log" || fail "second converge reported changes"
 
 echo "--- verify"
-ansible-playbook "$here/role_verify.yml" -e "@$vars" -e "@$role_vars" || fail "verification failed"
+ansible-playbook -i "$here/inventory.yml" "$here/role_verify.yml" -e "@$vars" -e "@$role_vars" || fail "verification failed"
 
 echo "--- bad input (and no secret in its failure output)"
-ansible-playbook "$here/role_bad_input.yml" -e "@$vars" -e "@$role_vars" > "$work/bad_input.log" 2>&1
+ansible-playbook -i "$here/inventory.yml" "$here/role_bad_input.yml" -e "@$vars" -e "@$role_vars" > "$work/bad_input.log" 2>&1
 rc=$?
 grep -A3 "PLAY RECAP" "$work/bad_input.log"
 [ "$rc" -eq 0 ] || { tail -n 60 "$work/bad_input.log"; fail "bad input test failed"; }

@@ -10,7 +10,7 @@ cd "$root" || exit 1
 export PATH="$root/.venv/bin:$PATH" ANSIBLE_CONFIG="$root/ansible.cfg" PYTHONDONTWRITEBYTECODE=1
 python=$root/.venv/bin/python
 
-PLAYBOOKS=(xnat_user xnat_jupyterhub_preferences xnat_hardware xnat_compute_environment errors role)
+PLAYBOOKS=(xnat_user xnat_jupyterhub_preferences xnat_hardware xnat_compute_environment xnat_compute_constraint errors role)
 selected=("$@"); [ "${#selected[@]}" -eq 0 ] && selected=("${PLAYBOOKS[@]}")
 
 work=$(mktemp -d /tmp/xnat-modules-test.XXXXXX)
@@ -68,7 +68,7 @@ for name in "${selected[@]}"; do
   if [ "$name" = role ]; then
     "$here/role.sh" "$work/vars.yml" "$work" || failed=1
   else
-    ansible-playbook "$here/$name.yml" -e "@$work/vars.yml" || failed=1
+    ansible-playbook -i "$here/inventory.yml" "$here/$name.yml" -e "@$work/vars.yml" || failed=1
   fi
 done
 

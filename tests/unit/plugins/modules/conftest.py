@@ -133,7 +133,7 @@ class FakeXnat(object):
     def credentials_work(self, name, password):
         self.probes.append(name)
         user = self.users[name]
-        return user["enabled"] and self.passwords[name] == password
+        return user["enabled"] and user["verified"] and self.passwords[name] == password
 
     # preferences
     def get_jupyterhub_preferences(self):

@@ -1,4 +1,4 @@
-"""xnat_hardware and xnat_compute_environment: identity by name, scopes, hardware by name, state absent."""
+"""xnat_hardware, xnat_compute_environment and xnat_compute_constraint: identity, scopes, hardware by name, absent."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -6,7 +6,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.xnat_jupyterhub.deploy.plugins.modules import xnat_compute_environment, xnat_hardware
+from ansible_collections.xnat_jupyterhub.deploy.plugins.modules import xnat_compute_constraint, xnat_compute_environment, xnat_hardware
 
 OPEN = {key: {"scope": key, "enabled": True, "ids": []} for key in ("Site", "Project", "User")}
 
@@ -142,3 +142,38 @@ def test_environment_absent(run_module, xnat):
     result = run_module(xnat_compute_environment, dict(name="Old", state="absent"))
     assert result["changed"] is True and result["environment"] == {}
     assert xnat.writes() == [("delete_compute", "environments", env_id)]
+
+
+def test_hardware_warns_about_a_constraint_swarm_cannot_meet(run_module, xnat):
+    run_module(xnat_hardware, dict(name="Zoned", constraints=[{"key": "node.labels.zone", "values": ["a", "b"]}]))
+    assert xnat.warnings == ["Swarm can never satisfy node.labels.zone IN a, b: XNAT turns it into one required constraint per value"]
+
+
+CONSTRAINT = dict(key="node.labels.jupyter", values=["true"], scopes={"project": {"ids": ["NEURO01"]}})
+
+
+def test_constraint_four_steps_by_key(run_module, xnat):
+    check = run_module(xnat_compute_constraint, CONSTRAINT, check_mode=True)
+    assert check["changed"] is True and xnat.writes() == []
+    applied = run_module(xnat_compute_constraint, CONSTRAINT)
+    body = xnat.writes()[0][2]
+    assert body == {"constraint": {"key": "node.labels.jupyter", "operator": "IN", "values": ["true"]},
+                    "scopes": {"Site": {"scope": "Site", "enabled": True, "ids": []},
+                               "Project": {"scope": "Project", "enabled": False, "ids": ["NEURO01"]}}}
+    assert applied["constraint"]["scopes"] == {"site": {"enabled": True, "ids": []}, "project": {"enabled": False, "ids": ["NEURO01"]}}
+    again = run_module(xnat_compute_constraint, CONSTRAINT)
+    check_again = run_module(xnat_compute_constraint, CONSTRAINT, check_mode=True)
+    assert again["changed"] is False and check_again["changed"] is False
+    assert len(xnat.writes()) == 1
+    flipped = run_module(xnat_compute_constraint, dict(CONSTRAINT, operator="NOT_IN", values=["false"]))
+    assert flipped["diff"]["before"]["operator"] == "IN" and flipped["diff"]["after"]["operator"] == "NOT_IN"
+    assert flipped["id"] == applied["id"]
+    removed = run_module(xnat_compute_constraint, dict(key="node.labels.jupyter", state="absent"))
+    assert removed["changed"] is True and xnat.compute["constraints"] == {}
+
+
+def test_constraint_needs_values_to_be_created(run_module, xnat, module_fail):
+    with pytest.raises(module_fail) as failure:
+        run_module(xnat_compute_constraint, dict(key="node.role"))
+    assert failure.value.result["msg"] == "compute constraint on 'node.role' does not exist; to create it, give values"
+    assert xnat.writes() == []

@@ -62,8 +62,20 @@ def test_update_password_on_create_never_touches_an_existing_password(run_module
 def test_password_of_an_account_that_stays_disabled_is_left_alone_with_a_warning(run_module, plugin_account):
     result = run_module(xnat_user, dict(name="jupyterhub", password="N3w-Service-pass"))
     assert result["changed"] is False
-    assert plugin_account.warnings == ["user 'jupyterhub' is and stays disabled, so its password cannot be checked; it was left unchanged"]
+    assert plugin_account.warnings == [
+        "user 'jupyterhub' is and stays disabled or unverified, so its password cannot be checked; it was left unchanged"]
     assert plugin_account.writes() == []
+
+
+def test_unverified_account_gets_password_before_it_is_verified(run_module, xnat):
+    xnat.add_user("jupyterhub", "old", enabled=True, verified=False, roles=["JupyterHub"])
+    result = run_module(xnat_user, SERVICE)
+    assert result["password_changed"] is True
+    assert xnat.probes == []
+    assert xnat.writes() == [("update_user", "jupyterhub", ["password"]), ("set_user_verified", "jupyterhub", True)]
+    again = run_module(xnat_user, SERVICE)
+    assert again["changed"] is False
+    assert xnat.probes == ["jupyterhub"]
 
 
 def test_check_mode_reports_the_change_and_writes_nothing(run_module, plugin_account):
