@@ -118,7 +118,7 @@ class XnatClient(object):
         self._secrets = set()
         self.add_secret(auth_password)
         self._auth = (auth_username, auth_password)
-        self.verify = ca_path if ca_path else validate_certs
+        self.verify = (ca_path or True) if validate_certs else False
         if client_cert and client_key:
             self.cert = (client_cert, client_key)
         else:

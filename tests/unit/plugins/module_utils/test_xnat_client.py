@@ -154,6 +154,15 @@ def test_read_timeout_is_not_retried():
     assert sleeps == []
 
 
+def test_tls_failure_is_reported_at_once():
+    client = make_client([requests.exceptions.SSLError("certificate verify failed: self-signed certificate")])
+    with pytest.raises(XnatError) as error:
+        client.get_jupyterhub_preferences()
+    assert str(error.value) == ("TLS connection to XNAT at https://xnat.example.org failed: "
+                                "certificate verify failed: self-signed certificate")
+    assert len(client.session.sent) == 1
+
+
 def test_timeouts_and_tls_options_reach_every_request():
     client = make_client([FakeResponse(200, [])], connect_timeout=3.0, timeout=12.0,
                          ca_path="/etc/site-ca.pem", client_cert="/etc/c.pem", client_key="/etc/c.key")
@@ -164,7 +173,7 @@ def test_timeouts_and_tls_options_reach_every_request():
     assert sent["verify"] == "/etc/site-ca.pem"
     assert sent["cert"] == ("/etc/c.pem", "/etc/c.key")
     assert sent["auth"] == ("admin", ADMIN_PASSWORD)
-    client = make_client([FakeResponse(200, [])], validate_certs=False)
+    client = make_client([FakeResponse(200, [])], validate_certs=False, ca_path="/etc/site-ca.pem")
     session = client.session
     client.get_user_roles("jupyterhub")
     assert session.sent[0]["verify"] is False
