@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Each playbook in tests/argspecs/cases/ gives a role one wrong setting. The
+# role must stop with the message on the case's "# expect:" line, and before
+# any task that changes something: the run is in check mode, and the recap
+# must show changed=0 (nothing would have changed) and failed=1.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+
+failed=0
+for case in tests/argspecs/cases/*.yml; do
+  name=$(basename "$case" .yml)
+  expect=$(sed -n 's/^# expect: //p' "$case")
+  out=$(ansible-playbook -i tests/argspecs/inventory.yml --check "$case" 2>&1); rc=$?
+  recap=$(grep -E '^localhost +:' <<<"$out" || true)
+  problems=()
+  [ "$rc" -ne 0 ] || problems+=("the playbook succeeded")
+  [ -n "$expect" ] || problems+=("the case has no '# expect:' line")
+  grep -qF -- "$expect" <<<"$out" || problems+=("message not found: $expect")
+  grep -qE 'changed=0 .*failed=1 ' <<<"$recap" || problems+=("recap is not changed=0 failed=1: $recap")
+  if [ "${#problems[@]}" -eq 0 ]; then
+    echo "PASS $name"
+  else
+    echo "FAIL $name"; printf '  %s\n' "${problems[@]}"; echo "$out" | tail -15 | sed 's/^/  | /'; failed=1
+  fi
+done
+exit $failed

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Renders the haproxy role's template for each case in tests/haproxy/cases/ and
+# checks it with "haproxy -c" (installing haproxy from apt if it is missing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export ANSIBLE_CONFIG="$PWD/ansible.cfg"
+
+if ! command -v haproxy >/dev/null; then
+  echo "installing haproxy"
+  apt-get install -y -q haproxy >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q haproxy >/dev/null; }
+fi
+haproxy -v | head -1
+
+failed=0
+for case in tests/haproxy/cases/*.yml; do
+  name=$(basename "$case" .yml)
+  if out=$(ansible-playbook -i localhost, tests/haproxy/render.yml -e "@$case" 2>&1); then
+    echo "PASS $name"
+  else
+    echo "FAIL $name"; echo "$out" | tail -25; failed=1
+  fi
+done
+exit $failed
