@@ -6,8 +6,8 @@ image=${1:?usage: $0 NAME:TAG}
 command -v debootstrap >/dev/null || apt-get install -y -q debootstrap >/dev/null
 
 # The first Debian mirror this machine's apt already uses.
-mirror=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
-  | grep -oE 'https?://[^ ]+' | head -1)
+mirror=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \
+  | grep -oE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' | grep -oE 'https?://[^ ]+' | head -1 || true)
 [ -n "$mirror" ] || { echo "no Debian mirror found in /etc/apt/sources*" >&2; exit 1; }
 
 rootfs=$(mktemp -d /tmp/mol-rootfs.XXXXXX)
