@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(docker.io debootstrap debian-archive-keyring haproxy rsync git curl ca-certificates
-          python3-venv chromium openssl)
+          python3-venv chromium openssl shellcheck)
 # A machine may already carry node and npm from elsewhere; those serve as well as Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 

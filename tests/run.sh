@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # layer functions are called indirectly, by name
 # Runs the test layers in order, one after another (the machine has two cores), and prints a
 # summary with each layer's wall time. Exit status is non-zero if any layer failed.
 #   tests/run.sh            every layer
 #   tests/run.sh unit hub   only the named layers
 #   tests/run.sh --list     the layer names
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" PYTHONDONTWRITEBYTECODE=1
 mkdir -p build/logs
 

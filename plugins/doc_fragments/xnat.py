@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Contributors to the xnat_jupyterhub.deploy collection
-# Licensed under the Apache License 2.0 or the GNU General Public License v3.0+, at your option
-# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import absolute_import, division, print_function
 

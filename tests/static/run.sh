@@ -40,5 +40,5 @@ print(re.search(r"pip='([0-9.]+)'", src).group(1))
 PY
 )
 mkdir -p ~/.ansible/test/cache
-cp "$root/tests/static/pip_bootstrap.py" ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+cp "$root/tests/static/pip_bootstrap.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
 ansible-test sanity --venv --python 3.11 --color no
