@@ -4,7 +4,7 @@
 # any task that changes something: the run is in check mode, and the recap
 # must show changed=0 (nothing would have changed) and failed=1.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 export ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
 failed=0

@@ -1,3 +1,4 @@
+#!/bin/sh
 # Answers one HTTP request with the backend's name, the path it received and
 # the request headers, so the scenarios can check haproxy's routing.
 #   /<any>/redirect-local  -> 302 to http://<Host>/landing (haproxy must make it https)
@@ -5,7 +6,7 @@
 #   Upgrade: websocket     -> 101, then every byte is echoed back (a tunnel)
 BB=/bin/busybox
 CR=$(printf '\r')
-read -r method target version
+read -r method target _
 headers=""
 upgrade=""
 host=""

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Probes haproxy from inside a node and prints JSON for the verify playbook.
 
 websocket: sends an Upgrade request for a hub path over TLS and expects the
