@@ -49,7 +49,7 @@ import sys
 
 from xnat_jupyterhub_hub.settings import SettingsError, load_settings
 
-c = get_config()  # noqa: F821 (provided by JupyterHub)
+c = get_config()  # noqa: F821  # pylint: disable=undefined-variable  # provided by JupyterHub
 
 try:
     settings = load_settings(os.environ)

@@ -42,7 +42,7 @@ class XnatHandler(web.RequestHandler):
         header = self.request.headers.get("Authorization", "")
         if not header.startswith("Basic "):
             return None
-        login, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        login, _sep, password = base64.b64decode(header[6:]).decode().partition(":")
         account = self.xnat.accounts.get(login.lower())  # XNAT finds logins case-insensitively
         if account and account.password == password:
             return account

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "notebook" / "entrypoint"
-SHOW_ENV = [sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"]
+SHOW_ENV = (sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))")
 
 
 def run(tmp_path, secrets=None, raw=None, command=SHOW_ENV, home=None):
@@ -18,7 +18,7 @@ def run(tmp_path, secrets=None, raw=None, command=SHOW_ENV, home=None):
         path.write_text(raw)
     env = {"PATH": os.environ["PATH"], "NOTEBOOK_SECRETS_FILE": str(path), "HOME": str(home or tmp_path)}
     return subprocess.run([sys.executable, str(ENTRYPOINT), *command], env=env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_secrets_become_environment_variables(tmp_path):

@@ -79,7 +79,7 @@ class FakeDocker:
         return {"ID": f"sec-{name}"}
 
     def secrets(self, filters):
-        key, _, value = filters["label"].partition("=")
+        key, _sep, value = filters["label"].partition("=")
         return [s for s in self.secret_store.values() if s["Spec"]["Labels"].get(key) == value]
 
     def remove_secret(self, secret_id):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jupyterhub.proxy import Proxy
 
-c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
+c = get_config()  # noqa: F821  # pylint: disable=undefined-variable  # provided by JupyterHub
 
 WORK = Path(os.environ["HUB_WORK_DIR"])
 

@@ -135,7 +135,7 @@ async def test_site_config(standin):
 async def test_latency_is_added_without_serialising_requests(standin_factory):
     standin = await standin_factory("--latency-ms", "300")
     started = time.monotonic()
-    replies = await asyncio.gather(*(standin.call("GET", "/xapi/users/admin/roles") for _ in range(20)))
+    replies = await asyncio.gather(*(standin.call("GET", "/xapi/users/admin/roles") for _call in range(20)))
     elapsed = time.monotonic() - started
     assert all(reply.status == 200 for reply in replies)
     assert elapsed >= 0.3  # the delay is applied

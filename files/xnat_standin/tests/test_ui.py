@@ -24,7 +24,7 @@ async def browser_page():
 
 
 async def test_page_requires_login_and_says_it_is_not_xnat(standin, browser_page):
-    _, page = browser_page
+    _context, page = browser_page
     await page.goto(standin.url + "/")
     assert page.url.endswith("/app/login")
     await expect(page.locator("#standin-banner")).to_contain_text("XNAT stand-in for tests and demos — not XNAT")

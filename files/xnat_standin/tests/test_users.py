@@ -116,8 +116,8 @@ async def test_update_user_304_and_password_always_changes(standin):
     await standin.create_user("jsmith", "pw-jsmith")
     same = await standin.call("PUT", "/xapi/users/jsmith", json_body={"enabled": True, "verified": True})
     assert same.status == 304 and same.text == ""
-    changed = await standin.call("PUT", "/xapi/users/jsmith", json_body={"password": "new-pw", "enabled": True,
-                                                                        "verified": True})
+    changed = await standin.call("PUT", "/xapi/users/jsmith",
+                                 json_body={"password": "new-pw", "enabled": True, "verified": True})
     assert changed.status == 200 and changed.json["username"] == "jsmith"
     again = await standin.call("PUT", "/xapi/users/jsmith", json_body={"password": "new-pw"})
     assert again.status == 200

@@ -99,4 +99,3 @@ def create_app(settings: Settings) -> web.Application:
 
     app.on_cleanup.append(shutdown)
     return app
-

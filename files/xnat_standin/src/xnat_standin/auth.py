@@ -34,7 +34,7 @@ def check_password(password: str, stored: str | None) -> bool:
     if not stored:
         return False
     try:
-        _, iterations, salt, digest = stored.split("$")
+        _scheme, iterations, salt, digest = stored.split("$")
     except ValueError:
         return False
     candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(iterations)).hex()
@@ -120,7 +120,7 @@ class Authenticator:
         header = request.headers.get("Authorization", "")
         if header[:6].lower() == "basic ":
             try:
-                login, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+                login, _sep, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError) as exc:
                 raise NotAuthenticated("Malformed Basic credentials.") from exc
             user = await self.verify(login, password)

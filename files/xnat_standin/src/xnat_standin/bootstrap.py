@@ -119,7 +119,7 @@ def _seed_projects(store: Store, projects: list[dict]) -> None:
 
 def _seed_compute(store: Store, seeded: dict) -> bool:
     """Seeded compute configs take the place of the plugin defaults, under the same condition."""
-    has_env = any("JUPYTERHUB" in env["configTypes"] for _, env in store.compute_configs(compute.ENVIRONMENTS))
+    has_env = any("JUPYTERHUB" in env["configTypes"] for _id, env in store.compute_configs(compute.ENVIRONMENTS))
     if has_env or store.compute_configs(compute.HARDWARE):
         return False
     for kind in (compute.HARDWARE, compute.CONSTRAINTS, compute.ENVIRONMENTS):

@@ -254,7 +254,7 @@ DEFAULT_HARDWARE = (("Small", 2.0, "2G"), ("Medium", 2.0, "4G"), ("Large", 2.0, 
 
 def create_plugin_defaults(store: Store) -> bool:
     """JupyterHubEnvironmentsAndHardwareInitializer: only when no JUPYTERHUB environment and no hardware exist."""
-    has_env = any("JUPYTERHUB" in env["configTypes"] for _, env in store.compute_configs(ENVIRONMENTS))
+    has_env = any("JUPYTERHUB" in env["configTypes"] for _id, env in store.compute_configs(ENVIRONMENTS))
     if has_env or store.compute_configs(HARDWARE):
         return False
     for name, cpu, memory in DEFAULT_HARDWARE:

@@ -106,10 +106,10 @@ class Preferences:
 
     def initialise(self) -> None:
         """Store each default once, as XNAT's preference bean does on first start."""
-        for name, (_, default) in JUPYTERHUB_PREFERENCES.items():
+        for name, (_java_type, default) in JUPYTERHUB_PREFERENCES.items():
             if self.store.preference(TOOL, name) is None:
                 self.store.set_preference(TOOL, name, default)
-        for name, (_, default) in SITE_CONFIG.items():
+        for name, (_java_type, default) in SITE_CONFIG.items():
             if self.store.site_config(name) is None:
                 self.store.set_site_config(name, default)
 

@@ -161,7 +161,7 @@ def build_user_options(state: State, user: User, roles, request: dict, item: Lau
 
     scope = execution_scope(state, user, request)
     constraints = [c for constraint in hw_spec["constraints"] for c in compute.constraint_strings(constraint)]
-    for _, config in store.compute_configs(compute.CONSTRAINTS):
+    for _id, config in store.compute_configs(compute.CONSTRAINTS):
         if compute.scopes_allow(config["scopes"], scope):
             constraints.extend(compute.constraint_strings(config["constraint"]))
 
@@ -197,5 +197,5 @@ def check_compute_available(state: State, user: User, request: dict) -> None:
     if environment is None or "JUPYTERHUB" not in environment["configTypes"] or \
             not compute.scopes_allow(environment["scopes"], scope):
         raise LaunchError(f"Compute environment {env_id} is not available for this launch.")
-    if hardware_id not in [hid for hid, _ in compute.available_hardware(store, environment, scope)]:
+    if hardware_id not in [hid for hid, _hardware in compute.available_hardware(store, environment, scope)]:
         raise LaunchError(f"Hardware {hardware_id} is not available for this launch.")
