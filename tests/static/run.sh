@@ -14,6 +14,13 @@ ansible-lint --offline -q
 echo "--- argument specs"
 python tests/static/check_argument_specs.py
 
+echo "--- inventories: declared hosts only, variables valid for every role"
+python tests/inventories/check_hosts.py
+ansible-playbook -i inventories/local tests/inventories/validate.yml >/dev/null
+echo "inventories/local: variables valid"
+ansible-playbook -i inventories/example tests/inventories/validate.yml -e vault_xnat_admin_password=placeholder >/dev/null
+echo "inventories/example: variables valid"
+
 echo "--- ansible-doc"
 for type in module lookup; do
   dir=plugins/${type}s; [ "$type" = lookup ] && dir=plugins/lookup
