@@ -35,6 +35,13 @@ $(VENV)/.installed: requirements/controller.txt requirements/test.txt requiremen
 
 demo: setup
 	ansible-playbook -i inventories/local site.yml
+	@echo
+	@echo "JupyterHub for XNAT is running on this machine (self-signed certificate):"
+	@echo "  XNAT stand-in (for demos, not XNAT):  https://localhost/"
+	@echo "  JupyterHub:                           https://localhost/jupyterhub/"
+	@echo "Log in as 'demo' (has the Jupyter role) or 'viewer' (has not); their passwords are in"
+	@echo "  inventories/.credentials/local/demo-user and .../viewer-user (the admin's in .../xnat-admin)."
+	@echo "Launch a notebook from the stand-in's page, on project DEMO01 -> SUBJ01 -> SUBJ01_MR1."
 
 teardown: setup
 	ansible-playbook -i inventories/local playbooks/teardown.yml
