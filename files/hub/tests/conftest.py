@@ -1,15 +1,24 @@
 """A stand-in for the XNAT endpoints the hub calls, served on 127.0.0.1."""
 
 import base64
+import importlib.metadata
 import json
 import socket
+import sys
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+import pytest_asyncio
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
+
+HUB_DIR = Path(__file__).resolve().parent.parent
+# The suite tests this checkout's package, installed or not, also next to other packages' tests.
+sys.path.insert(0, str(HUB_DIR / "src"))
 
 
 @dataclass
@@ -87,7 +96,7 @@ class XnatHandler(web.RequestHandler):
         return self._answer(404)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def fake_xnat():
     xnat = FakeXnat()
     sock, port = bind_unused_port()
@@ -117,3 +126,21 @@ def closed_port_url():
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def entry_points(tmp_path, monkeypatch):
+    """JupyterHub finds the package's entry points: installed, or declared in this checkout's pyproject.toml."""
+    try:
+        importlib.metadata.distribution("xnat_jupyterhub_hub")
+        return
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    declared = tomllib.loads((HUB_DIR / "pyproject.toml").read_text())["project"]["entry-points"]
+    dist_info = tmp_path / "xnat_jupyterhub_hub-0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: xnat_jupyterhub_hub\nVersion: 0\n")
+    (dist_info / "entry_points.txt").write_text("".join(
+        f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in names.items())
+        for group, names in declared.items()))
+    monkeypatch.syspath_prepend(str(tmp_path))

@@ -25,6 +25,7 @@ async def login(authenticator, username, password=PASSWORD):
     return await authenticator.get_authenticated_user(None, {"username": username, "password": password})
 
 
+@pytest.mark.asyncio
 async def test_user_with_jupyter_role_logs_in_under_exact_case(fake_xnat):
     fake_xnat.add("JSmith", PASSWORD, ["jupyter"])
     model = await login(make_authenticator(fake_xnat.url), "JSmith")
@@ -34,11 +35,13 @@ async def test_user_with_jupyter_role_logs_in_under_exact_case(fake_xnat):
     assert fake_xnat.raw_paths == ["/xapi/users/JSmith/roles"]
 
 
+@pytest.mark.asyncio
 async def test_role_matches_case_insensitively(fake_xnat):
     fake_xnat.add("ann", PASSWORD, ["Administrator", "JUPYTER"])
     assert (await login(make_authenticator(fake_xnat.url), "ann"))["name"] == "ann"
 
 
+@pytest.mark.asyncio
 async def test_user_without_role_logs_in_when_all_users_may(fake_xnat):
     fake_xnat.add("bob", PASSWORD, ["Other"])
     fake_xnat.all_users_can_start = True
@@ -48,6 +51,7 @@ async def test_user_without_role_logs_in_when_all_users_may(fake_xnat):
 
 
 @pytest.mark.parametrize("preference", [False, None])
+@pytest.mark.asyncio
 async def test_user_without_role_is_refused_with_a_message(fake_xnat, preference):
     fake_xnat.add("bob", PASSWORD, [])
     fake_xnat.all_users_can_start = preference
@@ -57,6 +61,7 @@ async def test_user_without_role_is_refused_with_a_message(fake_xnat, preference
     assert info.value.log_message == auth_module.MSG_NOT_ALLOWED
 
 
+@pytest.mark.asyncio
 async def test_allowed_users_from_config_need_only_valid_credentials(fake_xnat):
     fake_xnat.add("carol", PASSWORD, [])
     authenticator = make_authenticator(fake_xnat.url, allowed_users={"carol"})
@@ -64,6 +69,7 @@ async def test_allowed_users_from_config_need_only_valid_credentials(fake_xnat):
     assert await login(authenticator, "carol", "wrong") is None
 
 
+@pytest.mark.asyncio
 async def test_wrong_password_gives_the_standard_failure(fake_xnat, caplog):
     fake_xnat.add("JSmith", PASSWORD, ["Jupyter"])
     caplog.set_level(logging.DEBUG)
@@ -71,6 +77,7 @@ async def test_wrong_password_gives_the_standard_failure(fake_xnat, caplog):
     assert "HTTP 401" in caplog.text
 
 
+@pytest.mark.asyncio
 async def test_username_in_other_case_gets_the_case_message(fake_xnat):
     fake_xnat.add("JSmith", PASSWORD, ["Jupyter"])
     with pytest.raises(web.HTTPError) as info:
@@ -80,6 +87,7 @@ async def test_username_in_other_case_gets_the_case_message(fake_xnat):
 
 
 @pytest.mark.parametrize("status", [500, 502, 404])
+@pytest.mark.asyncio
 async def test_xnat_errors_are_not_reported_as_wrong_passwords(fake_xnat, status):
     fake_xnat.fail_with = status
     with pytest.raises(web.HTTPError) as info:
@@ -88,6 +96,7 @@ async def test_xnat_errors_are_not_reported_as_wrong_passwords(fake_xnat, status
     assert info.value.log_message == auth_module.MSG_XNAT_ERROR
 
 
+@pytest.mark.asyncio
 async def test_redirects_are_not_followed_with_credentials(fake_xnat):
     fake_xnat.fail_with = 302
     with pytest.raises(web.HTTPError) as info:
@@ -96,6 +105,7 @@ async def test_redirects_are_not_followed_with_credentials(fake_xnat):
     assert fake_xnat.raw_paths == ["/xapi/users/JSmith/roles"]
 
 
+@pytest.mark.asyncio
 async def test_unreachable_xnat(closed_port_url):
     with pytest.raises(web.HTTPError) as info:
         await login(make_authenticator(closed_port_url), "JSmith")
@@ -103,6 +113,7 @@ async def test_unreachable_xnat(closed_port_url):
     assert info.value.log_message == auth_module.MSG_UNREACHABLE
 
 
+@pytest.mark.asyncio
 async def test_silent_xnat_fails_within_the_request_timeout(silent_xnat_url):
     authenticator = make_authenticator(silent_xnat_url)
     authenticator.xnat.request_timeout = 0.5
@@ -114,6 +125,7 @@ async def test_silent_xnat_fails_within_the_request_timeout(silent_xnat_url):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.asyncio
 async def test_username_with_quote_and_dot_is_escaped(fake_xnat):
     fake_xnat.add("o'neil.j", PASSWORD, ["Jupyter"])
     assert (await login(make_authenticator(fake_xnat.url), "o'neil.j"))["name"] == "o'neil.j"
@@ -124,6 +136,7 @@ async def test_username_with_quote_and_dot_is_escaped(fake_xnat):
     "username",
     ["../admin", "a/../b", "a%2Fb", "x" * 65, "jsmith\nINFO forged", "jürgen", "1abc", "", "a b", "a:b"],
 )
+@pytest.mark.asyncio
 async def test_hostile_usernames_are_refused_without_calling_xnat(fake_xnat, username):
     with pytest.raises(web.HTTPError) as info:
         await login(make_authenticator(fake_xnat.url), username)
@@ -131,6 +144,7 @@ async def test_hostile_usernames_are_refused_without_calling_xnat(fake_xnat, use
     assert fake_xnat.raw_paths == []
 
 
+@pytest.mark.asyncio
 async def test_empty_password_is_refused_without_calling_xnat(fake_xnat):
     with pytest.raises(web.HTTPError) as info:
         await login(make_authenticator(fake_xnat.url), "JSmith", "")
@@ -138,6 +152,7 @@ async def test_empty_password_is_refused_without_calling_xnat(fake_xnat):
     assert fake_xnat.raw_paths == []
 
 
+@pytest.mark.asyncio
 async def test_passwords_never_reach_the_logs(fake_xnat, closed_port_url, caplog):
     caplog.set_level(logging.DEBUG)
     fake_xnat.add("JSmith", PASSWORD, ["Jupyter"])
@@ -157,6 +172,7 @@ async def test_passwords_never_reach_the_logs(fake_xnat, closed_port_url, caplog
     assert "S3cret" not in caplog.text
 
 
+@pytest.mark.asyncio
 async def test_long_usernames_are_truncated_in_logs(fake_xnat, caplog):
     caplog.set_level(logging.DEBUG)
     with pytest.raises(web.HTTPError):
@@ -188,7 +204,7 @@ def test_usernames_keep_their_case_and_follow_xnat_rules():
     assert not authenticator.validate_username("x" * 65)
 
 
-def test_entry_point_names_the_authenticator():
+def test_entry_point_names_the_authenticator(entry_points):
     from jupyterhub.app import JupyterHub
 
     hub = JupyterHub(authenticator_class="xnat")

@@ -180,7 +180,7 @@ def run_config(environ, tmp_path):
         "print(c.Spawner.hub_connect_url, c.JupyterHub.cleanup_servers, c.JupyterHub.allow_named_servers)\n"
     )
     return subprocess.run(
-        [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"]},
+        [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"], "PYTHONPATH": str(HUB_DIR / "src")},
         capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
     )
 

@@ -143,6 +143,7 @@ def env_of(docker):
     return dict(item.split("=", 1) for item in container_spec(docker)["Env"])
 
 
+@pytest.mark.asyncio
 async def test_start_builds_the_service_from_xnat_options(fake_xnat, docker, make_spawner):
     options = copy.deepcopy(XNAT_OPTIONS)
     template = options["task_template"]
@@ -203,6 +204,7 @@ async def test_start_builds_the_service_from_xnat_options(fake_xnat, docker, mak
     assert "hub-api-token-123" not in json.dumps(service)
 
 
+@pytest.mark.asyncio
 async def test_foreign_images_get_tokens_in_the_environment(fake_xnat, docker, make_spawner):
     fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
     await make_spawner().start()
@@ -213,12 +215,14 @@ async def test_foreign_images_get_tokens_in_the_environment(fake_xnat, docker, m
     assert container_spec(docker)["Args"] is None  # the image's own command
 
 
+@pytest.mark.asyncio
 async def test_default_server_options_path_has_no_double_slash(fake_xnat, docker, make_spawner):
     fake_xnat.user_options[("o'neil.j", "")] = XNAT_OPTIONS
     await make_spawner(server="", user="o'neil.j").start()
     assert fake_xnat.raw_paths == ["/xapi/jupyterhub/users/o%27neil.j/server/user-options"]
 
 
+@pytest.mark.asyncio
 async def test_server_names_are_escaped_in_the_options_path(fake_xnat, docker, make_spawner):
     fake_xnat.user_options[(USER, "a/b?c")] = XNAT_OPTIONS
     await make_spawner(server="a/b?c").start()
@@ -231,6 +235,7 @@ async def test_server_names_are_escaped_in_the_options_path(fake_xnat, docker, m
     (lambda x: x.accounts["jupyterhub"].roles.clear(), 502, "XNAT rejected the hub's service account."),
     (lambda x: setattr(x, "fail_with", 500), 502, "XNAT failed to return the launch options (HTTP 500)."),
 ])
+@pytest.mark.asyncio
 async def test_xnat_refusals_fail_the_spawn_clearly(fake_xnat, docker, make_spawner, setup, status, message):
     setup(fake_xnat)
     with pytest.raises(web.HTTPError) as info:
@@ -239,6 +244,7 @@ async def test_xnat_refusals_fail_the_spawn_clearly(fake_xnat, docker, make_spaw
     assert "create_service" not in docker.methods()
 
 
+@pytest.mark.asyncio
 async def test_unreachable_xnat_fails_the_spawn(silent_xnat_url, docker, make_spawner):
     spawner = make_spawner()
     spawner.xnat.url = silent_xnat_url
@@ -248,6 +254,7 @@ async def test_unreachable_xnat_fails_the_spawn(silent_xnat_url, docker, make_sp
     assert info.value.get_message() == "XNAT unreachable: could not fetch the launch options."
 
 
+@pytest.mark.asyncio
 async def test_invalid_options_name_the_field(fake_xnat, docker, make_spawner):
     options = copy.deepcopy(XNAT_OPTIONS)
     options["task_template"]["container_spec"]["command"] = "run 'oops"
@@ -258,6 +265,7 @@ async def test_invalid_options_name_the_field(fake_xnat, docker, make_spawner):
     assert "task_template.container_spec.command cannot be parsed" in info.value.get_message()
 
 
+@pytest.mark.asyncio
 async def test_missing_password_file_fails_the_spawn(fake_xnat, docker, make_spawner, password_file):
     fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
     password_file.chmod(0o644)
@@ -266,6 +274,7 @@ async def test_missing_password_file_fails_the_spawn(fake_xnat, docker, make_spa
     assert fake_xnat.raw_paths == []
 
 
+@pytest.mark.asyncio
 async def test_rejected_task_fails_at_once_and_removes_the_service(fake_xnat, docker, make_spawner):
     options = copy.deepcopy(XNAT_OPTIONS)
     options["task_template"]["container_spec"]["image"] = "xnat-jupyterhub/notebook:1.0"
@@ -279,6 +288,7 @@ async def test_rejected_task_fails_at_once_and_removes_the_service(fake_xnat, do
     assert docker.services == {} and docker.secret_store == {}
 
 
+@pytest.mark.asyncio
 async def test_unplaceable_task_fails_after_the_grace_period(fake_xnat, docker, make_spawner):
     fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
     docker.task_states = [{"State": "pending", "Message": "pending task scheduling",
@@ -292,6 +302,7 @@ async def test_unplaceable_task_fails_after_the_grace_period(fake_xnat, docker, 
     assert docker.services == {}
 
 
+@pytest.mark.asyncio
 async def test_cancelled_start_removes_the_service(fake_xnat, docker, make_spawner):
     fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
     docker.task_states = [{"State": "preparing"}]
@@ -300,6 +311,7 @@ async def test_cancelled_start_removes_the_service(fake_xnat, docker, make_spawn
     assert docker.services == {}
 
 
+@pytest.mark.asyncio
 async def test_nothing_leaks_from_one_spawn_into_the_next(fake_xnat, docker, make_spawner):
     spawner = make_spawner()
     options = copy.deepcopy(XNAT_OPTIONS)
@@ -326,6 +338,7 @@ async def test_nothing_leaks_from_one_spawn_into_the_next(fake_xnat, docker, mak
     assert not task.get("Resources", {}).get("Limits")
 
 
+@pytest.mark.asyncio
 async def test_stale_service_of_the_same_server_is_replaced(fake_xnat, docker, make_spawner):
     fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
     spawner = make_spawner()
@@ -334,6 +347,7 @@ async def test_stale_service_of_the_same_server_is_replaced(fake_xnat, docker, m
     assert list(docker.services) != ["old"] and len(docker.services) == 1
 
 
+@pytest.mark.asyncio
 async def test_post_stop_hook_removes_a_dead_service_and_its_secret(fake_xnat, docker, make_spawner):
     options = copy.deepcopy(XNAT_OPTIONS)
     options["task_template"]["container_spec"]["image"] = "xnat-jupyterhub/notebook:1.0"
@@ -346,6 +360,7 @@ async def test_post_stop_hook_removes_a_dead_service_and_its_secret(fake_xnat, d
     assert docker.services == {} and docker.secret_store == {}
 
 
+@pytest.mark.asyncio
 async def test_image_in_the_start_request_is_refused(fake_xnat, docker, make_spawner):
     fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
     spawner = make_spawner()
@@ -355,6 +370,7 @@ async def test_image_in_the_start_request_is_refused(fake_xnat, docker, make_spa
     assert docker.services == {}
 
 
+@pytest.mark.asyncio
 async def test_service_password_never_reaches_the_logs(fake_xnat, docker, make_spawner, caplog):
     caplog.set_level(logging.DEBUG)
     fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
@@ -375,12 +391,13 @@ def test_docker_calls_run_on_a_pool(make_spawner):
     XnatSwarmSpawner._executor = None
 
 
-def test_entry_point_names_the_spawner():
+def test_entry_point_names_the_spawner(entry_points):
     from jupyterhub.app import JupyterHub
 
     assert JupyterHub(spawner_class="xnat-swarm").spawner_class is XnatSwarmSpawner
 
 
+@pytest.mark.asyncio
 async def test_xnat_start_request_body_is_accepted_quietly(make_spawner, caplog):
     caplog.set_level(logging.WARNING)
     await make_spawner()._run_apply_user_options({"xsiType": "xnat:projectData", "task_template": None})

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
+pytestmark = pytest.mark.asyncio
+
 SCOPES = {"Site": {"scope": "Site", "enabled": True, "ids": []},
           "Project": {"scope": "Project", "enabled": True, "ids": []},
           "User": {"scope": "User", "enabled": True, "ids": []}}

@@ -6,7 +6,11 @@ import asyncio
 import json
 import time
 
+import pytest
+
 from standin_testing import USER, free_port as _free_port
+
+pytestmark = pytest.mark.asyncio
 
 SERVER = "20250311T172455123Z"
 

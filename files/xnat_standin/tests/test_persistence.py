@@ -6,11 +6,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from standin_testing import STANDIN_DIR, SERVICE, standin_args
 
 from xnat_standin.config import parse_settings
 
 
+@pytest.mark.asyncio
 async def test_everything_survives_a_restart(standin):
     await standin.create_user("jsmith", "pw-jsmith", roles=("Jupyter",))
     await standin.call("POST", "/xapi/jupyterhub/preferences", json_body={"startTimeout": 42})
@@ -32,6 +35,7 @@ async def test_everything_survives_a_restart(standin):
     assert len((await standin.call("GET", "/xapi/compute/hardware")).json) == 4
 
 
+@pytest.mark.asyncio
 async def test_passwords_are_hashed_at_rest(standin):
     await standin.create_user("jsmith", "pw-jsmith")
     raw = (standin.tmp_path / "data" / "standin.sqlite3").read_bytes()
@@ -39,6 +43,7 @@ async def test_passwords_are_hashed_at_rest(standin):
     assert standin.state.store.user("jsmith").password_hash.startswith("pbkdf2_sha256$")
 
 
+@pytest.mark.asyncio
 async def test_seed_users_projects_and_preferences(standin_factory, tmp_path):
     seed = tmp_path / "seed.yml"
     (tmp_path / "alice-password").write_text("from-a-file\n")
@@ -86,6 +91,7 @@ projects:
     assert standin.state.store.experiments("XNAT_S00001")[0]["id"] == "XNAT_E00001"
 
 
+@pytest.mark.asyncio
 async def test_seeded_compute_replaces_plugin_defaults(standin_factory, tmp_path):
     seed = tmp_path / "seed.json"
     seed.write_text("""{"compute": {"hardware": [{"hardware": {"name": "Demo"}, "scopes": {
@@ -99,6 +105,7 @@ async def test_seeded_compute_replaces_plugin_defaults(standin_factory, tmp_path
     assert [h["hardware"]["name"] for h in (await standin.call("GET", "/xapi/compute/hardware")).json] == ["Demo"]
 
 
+@pytest.mark.asyncio
 async def test_generated_admin_password_file(tmp_path):
     from xnat_standin.app import create_app
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from standin_testing import SERVICE
+
+pytestmark = pytest.mark.asyncio
 
 DEFAULTS = {
     "jupyterHubApiUrl": "http://172.17.0.1/jupyterhub/hub/api", "jupyterHubToken": "secret-token",

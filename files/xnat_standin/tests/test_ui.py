@@ -6,10 +6,13 @@ import re
 import shutil
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import pytest_asyncio
 from playwright.async_api import async_playwright, expect
 
 from standin_testing import USER
+
+pytestmark = pytest.mark.asyncio
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

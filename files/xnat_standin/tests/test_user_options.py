@@ -72,6 +72,7 @@ def _mounts(options):
 WORKSPACE_MOUNT = ("/workspace/jsmith", "/srv/workspaces/users/jsmith", False)
 
 
+@pytest.mark.asyncio
 async def test_experiment_launch_options(sample, tmp_path):
     options = _launch(sample, "xnat:mrSessionData", "XNAT_E00001")
     assert options["xsiType"] == "xnat:experimentData" and options["userId"] == sample.state.store.user("jsmith").id
@@ -96,6 +97,7 @@ async def test_experiment_launch_options(sample, tmp_path):
     assert "[user]" in git_config.read_text()
 
 
+@pytest.mark.asyncio
 async def test_project_subject_and_scan_mounts(sample):
     project = _launch(sample, "xnat:projectData", "DEMO01")
     assert _mounts(project)[1:] == [
@@ -113,6 +115,7 @@ async def test_project_subject_and_scan_mounts(sample):
                                   "/srv/archive/DEMO01/arc001/SUBJ01_MR1/SCANS/2", True)]
 
 
+@pytest.mark.asyncio
 async def test_environment_mounts_env_order_and_constraints(sample):
     env_id, env = sample.state.store.compute_configs("environments")[0]
     env.update(computeEnvironment={**env["computeEnvironment"], "command": "start.sh --lab",
@@ -148,6 +151,7 @@ async def test_environment_mounts_env_order_and_constraints(sample):
         "node.labels.gpu==a", "node.labels.gpu==b", "node.role!=manager", "node.labels.type==jupyter"]
 
 
+@pytest.mark.asyncio
 async def test_user_options_endpoint(sample):
     state = sample.state
     user = state.store.user("jsmith")
@@ -180,6 +184,7 @@ async def test_user_options_endpoint(sample):
     assert (await sample.call("GET", "/xapi/jupyterhub/users/jsmith/server/user-options", auth=SERVICE)).status == 200
 
 
+@pytest.mark.asyncio
 async def test_user_options_hidden_once_project_unreadable(sample):
     state = sample.state
     user = state.store.user("jsmith")
@@ -190,6 +195,7 @@ async def test_user_options_hidden_once_project_unreadable(sample):
     assert (await sample.call("GET", path, auth=SERVICE)).status == 404
 
 
+@pytest.mark.asyncio
 async def test_unsupported_and_unknown_launch_items(sample):
     store = sample.state.store
     for xsi_type, item_id in (("xdat:stored_search", "xs123"), ("@xnat:subjectData", "bundle")):

@@ -6,6 +6,8 @@ import pytest
 
 from standin_testing import ADMIN, SERVICE
 
+pytestmark = pytest.mark.asyncio
+
 
 async def test_missing_credentials_get_401_with_basic_realm_and_text_body(standin):
     reply = await standin.call("GET", "/xapi/users/admin/roles", auth=None)
