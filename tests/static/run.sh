@@ -35,10 +35,12 @@ done
 
 echo "--- ansible-test sanity (built collection, no ignore files)"
 if ls tests/sanity/ignore-*.txt >/dev/null 2>&1; then echo "sanity ignore files are not allowed"; exit 1; fi
-rm -rf build/sanity && mkdir -p build/sanity
-ansible-galaxy collection build --force --output-path build/sanity . >/dev/null
-ansible-galaxy collection install --force --no-deps -p build/sanity/collections build/sanity/xnat_jupyterhub-deploy-*.tar.gz >/dev/null
-cd build/sanity/collections/ansible_collections/xnat_jupyterhub/deploy
+# Outside the checkout: inside a git-ignored directory ansible-test would skip every target.
+sanity_dir=$(mktemp -d /tmp/xnat-jupyterhub-sanity.XXXXXX)
+trap 'rm -rf "$sanity_dir"' EXIT
+ansible-galaxy collection build --force --output-path "$sanity_dir" . >/dev/null
+ansible-galaxy collection install --force --no-deps -p "$sanity_dir/collections" "$sanity_dir"/xnat_jupyterhub-deploy-*.tar.gz >/dev/null
+cd "$sanity_dir/collections/ansible_collections/xnat_jupyterhub/deploy"
 # ansible-test bootstraps pip in its virtualenvs from a script it would download; provide ours.
 pip_version=$(python - <<'PY'
 import re, ansible_test, pathlib
@@ -48,4 +50,6 @@ PY
 )
 mkdir -p ~/.ansible/test/cache
 cp "$root/tests/static/pip_bootstrap.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
-ansible-test sanity --venv --python 3.11 --color no
+ansible-test sanity --venv --python 3.11 --color no | tee "$sanity_dir/sanity.log"
+# A run that tested nothing is not a pass.
+if grep -q "All targets skipped" "$sanity_dir/sanity.log"; then echo "ansible-test sanity skipped every target"; exit 1; fi
