@@ -1,0 +1,406 @@
+"""The deployment the hub tests run against, and the calls they make to it.
+
+The XNAT stand-in and the hub run as swarm services on their own overlay network. Everything
+created here has a name starting with ittest-; remove_owned() removes all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import requests
+import yaml
+from docker.errors import APIError, NotFound
+from docker.types import EndpointSpec, Mount, NetworkAttachmentConfig, RestartPolicy, SecretReference
+
+REPO = Path(__file__).resolve().parents[3]
+IMAGES_FILE = REPO / "build" / "images.json"
+STANDIN_SOURCE = REPO / "files" / "xnat_standin"
+
+SUITE_LABEL = {"ittest.suite": "hub"}
+NETWORK = "ittest-hub-net"
+STANDIN_SERVICE = "ittest-xnat"
+STANDIN_PORT = 18080
+HUB_SERVICE = "ittest-hub"
+CULL_HUB_SERVICE = "ittest-cull-hub"
+HUB_PORT = 18000
+NOTEBOOK_PREFIX = "ittest-nb"
+# Name prefixes of everything this suite creates, notebook services and their secrets included.
+OWNED_PREFIXES = ("ittest-hub", "ittest-xnat", "ittest-nb-", "ittest-cull")
+# Not an account on this host, so no host user can read what notebooks write.
+NOTEBOOK_UID = NOTEBOOK_GID = 2301
+# The hub's XNAT-side addresses as an XNAT admin would enter them; hosts resolve on NETWORK only.
+HUB_API_URL = "http://jupyterhub:8000/jupyterhub/hub/api"
+XNAT_ARCHIVE = "/data/xnat/archive"
+XNAT_WORKSPACES = "/data/xnat/workspaces"
+# XNAT names servers with its event id, an ISO time without '-', ':' and '.'.
+SERVER_NAME = "20250311T172455123Z"
+EXPERIMENT = {"xsiType": "xnat:mrSessionData", "itemId": "XNAT_E00001", "itemLabel": "SUBJ01_MR1",
+              "projectId": "DEMO01"}
+TIMEOUT = 10  # seconds for one HTTP request
+
+
+def wait_for(what, check, timeout, interval=0.5):
+    """Call check() until it returns something truthy and return that; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = check()
+        except (requests.RequestException, APIError) as e:
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last result: {last!r}")
+        time.sleep(interval)
+
+
+def _password():
+    return "T-" + secrets.token_urlsafe(18)
+
+
+def _owned(name):
+    return name.startswith(OWNED_PREFIXES)
+
+
+def remove_owned(client):
+    """Remove every service, secret and network this suite owns; waits until they are gone."""
+    for service in client.services.list():
+        if _owned(service.name):
+            try:
+                service.remove()
+            except NotFound:
+                pass
+
+    def containers_gone():
+        return not [c for c in client.containers.list(all=True, filters={"label": "com.docker.swarm.service.name"})
+                    if _owned(c.labels["com.docker.swarm.service.name"])]
+
+    def secrets_gone():
+        left = [s for s in client.secrets.list() if _owned(s.name)]
+        for secret in left:
+            try:
+                secret.remove()
+            except NotFound:
+                pass
+            except APIError:  # still referenced by a task that is shutting down
+                pass
+        return not [s for s in client.secrets.list() if _owned(s.name)]
+
+    def network_gone():
+        # The node keeps its copy of a removed swarm network until the last container detaches.
+        for network in client.networks.list(names=[NETWORK]):
+            if network.name == NETWORK:
+                try:
+                    network.remove()
+                except NotFound:
+                    pass
+                except APIError:
+                    pass
+                return False
+        return True
+
+    wait_for("the suite's containers to be gone", containers_gone, 60, 1)
+    wait_for("the suite's secrets to be removed", secrets_gone, 60, 1)
+    wait_for(f"network {NETWORK} to be removed", network_gone, 60, 1)
+
+
+class Site:
+    """The deployed stand-in and hub, with the calls the tests make to them."""
+
+    def __init__(self, client, images, root):
+        self.docker = client
+        self.images = images
+        self.root = root
+        self.archive = root / "archive"
+        self.workspaces = root / "workspaces"
+        self.xnat_url = f"http://127.0.0.1:{STANDIN_PORT}"
+        self.hub_url = f"http://127.0.0.1:{HUB_PORT}/jupyterhub"
+        self.passwords = {"admin": _password(), "alice": _password(), "bob": _password(),
+                          "jupyterhub": _password()}
+        self.service_token = secrets.token_hex(32)
+        self.socket_gid = os.stat("/var/run/docker.sock").st_gid
+        self.hub_uid = int(client.images.get(images["hub"]).attrs["Config"]["User"].split(":")[0])
+        self.hardware = {}
+        self.environment_id = None
+        self.hub_secrets = []
+
+    # --- XNAT (the stand-in) -----------------------------------------------
+
+    def xnat(self, username):
+        """A session that calls the stand-in with username's Basic credentials."""
+        session = requests.Session()
+        session.auth = (username, self.passwords[username])
+        return session
+
+    def xnat_call(self, username, method, path, expect=200, **kwargs):
+        response = self.xnat(username).request(method, self.xnat_url + path, timeout=TIMEOUT, **kwargs)
+        assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text[:300]}"
+        return response
+
+    def launch(self, server, hardware, username="alice", item=None):
+        """XNAT's launch as the UI sends it; returns the event id to follow."""
+        body = {"username": username, "servername": server, "eventTrackingId": server or f"default-{time.time_ns()}",
+                "computeEnvironmentConfigId": self.environment_id, "hardwareConfigId": self.hardware[hardware],
+                **(item or EXPERIMENT)}
+        path = f"/xapi/jupyterhub/users/{username}/server" + (f"/{server}" if server else "")
+        self.xnat_call(username, "POST", path, json=body)
+        return body["eventTrackingId"]
+
+    def stop(self, server, username="alice"):
+        event = f"stop-{time.time_ns()}"
+        path = f"/xapi/jupyterhub/users/{username}/server" + (f"/{server}" if server else "")
+        self.xnat_call(username, "DELETE", path, params={"eventTrackingId": event})
+        return event
+
+    def wait_event(self, event, timeout, username="alice"):
+        """The finished event-tracking record (succeeded true or false)."""
+
+        def finished():
+            answer = self.xnat(username).get(f"{self.xnat_url}/xapi/event_tracking/{event}", timeout=TIMEOUT)
+            body = answer.json() if answer.status_code == 200 else {}
+            return body if "succeeded" in body else None
+
+        return wait_for(f"event {event} to finish", finished, timeout)
+
+    def user_options(self, server, username="alice"):
+        path = f"/xapi/jupyterhub/users/{username}/server/{server}/user-options"
+        return self.xnat_call("jupyterhub", "GET", path).json()
+
+    def configure_xnat(self):
+        """What an XNAT administrator sets up for this hub: service account, preferences, compute."""
+        self.xnat_call("admin", "PUT", "/xapi/users/jupyterhub",
+                       json={"password": self.passwords["jupyterhub"], "enabled": True})
+        self.xnat_call("admin", "PUT", "/xapi/users/jupyterhub/roles/JupyterHub")
+        self.xnat_call("admin", "POST", "/xapi/jupyterhub/preferences", json={
+            "jupyterHubApiUrl": HUB_API_URL,
+            "jupyterHubToken": self.service_token,
+            "jupyterHubHostUrl": f"http://127.0.0.1:{HUB_PORT}",
+            "pathTranslationArchivePrefix": XNAT_ARCHIVE,
+            "pathTranslationArchiveDockerPrefix": str(self.archive),
+            "pathTranslationWorkspacePrefix": XNAT_WORKSPACES,
+            "pathTranslationWorkspaceDockerPrefix": str(self.workspaces),
+            "startTimeout": 100,
+            "startPollingInterval": 1,
+            "stopPollingInterval": 1,
+            "maxNamedServers": 4,
+        })
+        scopes = {key: {"scope": key, "enabled": True, "ids": []} for key in ("Site", "Project", "User")}
+        for name, constraint in (("small", {"key": "node.role", "values": ["manager"], "operator": "IN"}),
+                                 ("impossible", {"key": "node.labels.ittest-unsatisfiable", "values": ["yes"],
+                                                 "operator": "IN"})):
+            created = self.xnat_call("admin", "POST", "/xapi/compute/hardware", expect=201, json={
+                "hardware": {"name": f"ittest-{name}", "cpuLimit": 1.0, "cpuReservation": 0.1,
+                             "memoryLimit": "1G", "memoryReservation": "128M", "constraints": [constraint],
+                             "environmentVariables": [{"key": "ITTEST_HARDWARE", "value": name}],
+                             "genericResources": []},
+                "scopes": scopes}).json()
+            self.hardware[name] = created["id"]
+        created = self.xnat_call("admin", "POST", "/xapi/compute/environments", expect=201, json={
+            "configTypes": ["JUPYTERHUB"],
+            "computeEnvironment": {"name": "ittest notebook", "image": self.images["notebook"], "command": None,
+                                   "environmentVariables": [{"key": "ITTEST_ENVIRONMENT", "value": "notebook"}],
+                                   "mounts": []},
+            "scopes": scopes,
+            "hardwareOptions": {"allowAllHardware": False,
+                                "hardwareConfigs": [{"id": i} for i in self.hardware.values()]}}).json()
+        self.environment_id = created["id"]
+
+    # --- the hub -------------------------------------------------------------
+
+    def login(self, username, password):
+        """The browser's login: GET the form for its _xsrf cookie, POST it back; returns (session, answer)."""
+        session = requests.Session()
+        form = session.get(f"{self.hub_url}/hub/login", timeout=TIMEOUT)
+        assert form.status_code == 200, form.text[:300]
+        xsrf = session.cookies.get("_xsrf")
+        assert xsrf, "the login form set no _xsrf cookie"
+        answer = session.post(f"{self.hub_url}/hub/login", timeout=30, allow_redirects=False,
+                              data={"_xsrf": xsrf, "username": username, "password": password})
+        return session, answer
+
+    def hub_api(self, method, path, hub_url=None, **kwargs):
+        """A hub API call as XNAT makes it, with the xnat service's token."""
+        headers = {"Authorization": f"token {self.service_token}"}
+        return requests.request(method, f"{hub_url or self.hub_url}/hub/api{path}", headers=headers,
+                                timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
+    def hub_server(self, server, username="alice", hub_url=None):
+        """The hub's model of one server, or None when the hub does not list it."""
+        answer = self.hub_api("GET", f"/users/{username}", hub_url=hub_url)
+        assert answer.status_code == 200, answer.text[:300]
+        return (answer.json().get("servers") or {}).get(server)
+
+    def spawn_failure(self, server, username="alice", hub_url=None):
+        """The message of the hub's progress stream for a spawn that failed."""
+        answer = self.hub_api("GET", f"/users/{username}/servers/{server}/progress", hub_url=hub_url, stream=True)
+        assert answer.status_code == 200, answer.text[:300]
+        events = [json.loads(line[len("data:"):]) for line in answer.iter_lines(decode_unicode=True)
+                  if line.startswith("data:")]
+        assert events and events[-1].get("failed") is True, events
+        return events[-1]["message"]
+
+    def deploy_hub(self, name, port, alias, prefix, data_dir, extra_env=None):
+        """One hub service as the product's stack runs it; returns the service."""
+        data_dir.mkdir(mode=0o700)
+        os.chown(data_dir, self.hub_uid, self.socket_gid)
+        env = {
+            "JH_XNAT_URL": "http://xnat:8080",
+            "JH_XNAT_USERNAME": "jupyterhub",
+            "JH_XNAT_CONNECT_TIMEOUT": "3",
+            "JH_XNAT_REQUEST_TIMEOUT": "10",
+            "JH_HUB_CONNECT_IP": alias,
+            "JH_NETWORK": NETWORK,
+            "JH_START_TIMEOUT": "120",
+            "JH_PENDING_GRACE": "10",
+            "JH_SERVICE_PREFIX": prefix,
+            "NB_UID": str(NOTEBOOK_UID),
+            "NB_GID": str(NOTEBOOK_GID),
+            "JH_ALLOWED_IMAGES": "xnat-jupyterhub/notebook:*",
+            "JH_ALLOWED_BIND_PREFIXES": str(self.root),
+            **(extra_env or {}),
+        }
+        return self.docker.services.create(
+            self.images["hub"],
+            name=name,
+            labels=SUITE_LABEL,
+            env=[f"{k}={v}" for k, v in env.items()],
+            user=f"{self.hub_uid}:{self.socket_gid}",
+            mounts=[Mount("/var/run/docker.sock", "/var/run/docker.sock", type="bind"),
+                    Mount("/srv/jupyterhub", str(data_dir), type="bind")],
+            secrets=[SecretReference(secret.id, secret.name, filename=filename, uid=str(self.hub_uid),
+                                     gid=str(self.socket_gid), mode=0o400)
+                     for filename, secret in self.hub_secrets],
+            networks=[NetworkAttachmentConfig(NETWORK, aliases=[alias])],
+            endpoint_spec=EndpointSpec(mode="dnsrr", ports={port: (8000, "tcp", "host")}),
+            restart_policy=RestartPolicy(condition="any", delay=1_000_000_000),
+        )
+
+    def wait_hub(self, name=HUB_SERVICE, hub_url=None, timeout=90):
+        """Until the hub serves and swarm's DNS resolves its alias for XNAT and the notebooks."""
+
+        def healthy():
+            return requests.get(f"{hub_url or self.hub_url}/hub/health", timeout=TIMEOUT).status_code == 200
+
+        self.wait_running(name, timeout)
+        wait_for(f"{name} to answer", healthy, timeout)
+
+    def wait_running(self, name, timeout):
+        """Until swarm reports the service's task running: with a health check, not before it passes."""
+        service = self.docker.services.get(name)
+
+        def running():
+            return [t for t in service.tasks({"desired-state": "running"}) if t["Status"]["State"] == "running"]
+
+        wait_for(f"swarm to report {name} running", running, timeout)
+
+    def restart_hub(self):
+        """docker service update --force on the hub, then wait for the new task to serve."""
+        service = self.docker.services.get(HUB_SERVICE)
+        before = {task["ID"] for task in service.tasks()}
+        service.force_update()
+
+        def new_task():
+            return [t for t in service.tasks({"desired-state": "running"}) if t["ID"] not in before]
+
+        wait_for("a new hub task", new_task, 30)
+        self.wait_hub()
+
+    # --- swarm ------------------------------------------------------------------
+
+    def notebook_services(self, server=None, username="alice"):
+        """Notebook services the hub created for the user (one server, or all of them)."""
+        services = self.docker.services.list(filters={"label": f"xnat-jupyterhub.user={username}"})
+        return [s for s in services if server is None or s.attrs["Spec"]["Labels"]["xnat-jupyterhub.server"] == server]
+
+    def notebook_secrets(self):
+        return [s for s in self.docker.secrets.list() if s.name.startswith(("ittest-nb-", "ittest-cull-"))]
+
+    def notebook_container(self, service):
+        def running():
+            return self.docker.containers.list(filters={"label": f"com.docker.swarm.service.id={service.id}"})
+        return wait_for(f"the container of {service.name}", running, 30)[0]
+
+    def scale_standin(self, replicas):
+        service = self.docker.services.get(STANDIN_SERVICE)
+        service.scale(replicas)
+        if replicas:
+            self.wait_standin()
+        else:
+            def no_container():
+                return not self.docker.containers.list(
+                    filters={"label": f"com.docker.swarm.service.id={service.id}"})
+            wait_for("the stand-in's container to stop", no_container, 60)
+
+    def wait_standin(self):
+        def up():
+            return requests.get(f"{self.xnat_url}/app/login", timeout=TIMEOUT).status_code == 200
+        self.wait_running(STANDIN_SERVICE, 60)
+        wait_for("the XNAT stand-in to answer", up, 60)
+
+    def service_logs(self, name, tail=200):
+        try:
+            chunks = self.docker.services.get(name).logs(stdout=True, stderr=True, tail=tail)
+        except NotFound:
+            return ""
+        return b"".join(chunks).decode("utf-8", "replace")
+
+
+def deploy_standin(site):
+    """The stand-in as an XNAT site would run it: data, archive and workspaces on the host."""
+    seed = yaml.safe_load((STANDIN_SOURCE / "sample_seed.yml").read_text(encoding="utf-8"))
+    seed["users"] = [
+        {"username": "alice", "password": site.passwords["alice"], "email": "alice@example.org",
+         "firstName": "Alice", "lastName": "Example", "roles": ["Jupyter"]},
+        {"username": "bob", "password": site.passwords["bob"], "email": "bob@example.org",
+         "firstName": "Bob", "lastName": "Example", "roles": []},
+    ]
+    client = site.docker
+    seed_secret = client.secrets.create(name="ittest-xnat-seed", data=yaml.safe_dump(seed).encode(),
+                                        labels=SUITE_LABEL)
+    admin_secret = client.secrets.create(name="ittest-xnat-admin-password",
+                                         data=site.passwords["admin"].encode(), labels=SUITE_LABEL)
+    data_dir = site.root / "standin"
+    shutil.copytree(STANDIN_SOURCE / "sample_archive", site.archive)
+    for directory in (data_dir, site.workspaces):
+        directory.mkdir()
+    for directory in (data_dir, site.archive, site.workspaces):
+        for path in [directory, *directory.rglob("*")]:
+            os.chown(path, NOTEBOOK_UID, NOTEBOOK_GID)
+    env = {
+        "XNAT_STANDIN_LISTEN": "0.0.0.0:8080",
+        "XNAT_STANDIN_DATA_DIR": "/var/lib/xnat-standin",
+        "XNAT_STANDIN_ARCHIVE_PATH": XNAT_ARCHIVE,
+        "XNAT_STANDIN_SEED": "/run/secrets/seed",
+        "XNAT_STANDIN_ADMIN_PASSWORD_FILE": "/run/secrets/admin-password",
+        "XNAT_STANDIN_DEFAULT_COMPUTE": "false",
+        "XNAT_STANDIN_SITE_URL": f"http://127.0.0.1:{STANDIN_PORT}",
+        "XNAT_STANDIN_PROCESSING_URL": "http://xnat:8080",
+        "XNAT_STANDIN_HUB_TIMEOUT": "15",
+        # DEBUG logs every request path: test_default_server reads them.
+        "XNAT_STANDIN_LOG_LEVEL": "DEBUG",
+    }
+    client.services.create(
+        site.images["standin"],
+        name=STANDIN_SERVICE,
+        labels=SUITE_LABEL,
+        env=[f"{k}={v}" for k, v in env.items()],
+        # XNAT's Tomcat user: owns the archive and creates the workspaces notebooks write to.
+        user=f"{NOTEBOOK_UID}:{NOTEBOOK_GID}",
+        mounts=[Mount("/var/lib/xnat-standin", str(data_dir), type="bind"),
+                Mount(XNAT_ARCHIVE, str(site.archive), type="bind"),
+                Mount(XNAT_WORKSPACES, str(site.workspaces), type="bind")],
+        secrets=[SecretReference(secret.id, secret.name, filename=filename, uid=str(NOTEBOOK_UID),
+                                 gid=str(NOTEBOOK_GID), mode=0o400)
+                 for filename, secret in (("seed", seed_secret), ("admin-password", admin_secret))],
+        networks=[NetworkAttachmentConfig(NETWORK, aliases=["xnat"])],
+        endpoint_spec=EndpointSpec(mode="dnsrr", ports={STANDIN_PORT: (8080, "tcp", "host")}),
+        restart_policy=RestartPolicy(condition="any", delay=1_000_000_000),
+    )

@@ -1,0 +1,68 @@
+"""Failures a user meets, each with a clear message and no notebook service or secret left behind."""
+
+from __future__ import annotations
+
+import html
+import time
+
+import pytest
+
+MSG_UNREACHABLE = ("XNAT could not be reached to check your login. Try again in a few minutes;"
+                   " if this persists, tell the site administrator.")
+UNPLACEABLE_SERVER = "20250311T172455200Z"
+UNREACHABLE_SERVER = "20250311T172455300Z"
+
+
+@pytest.fixture(name="leftovers")
+def no_leftovers(site):
+    """Asserts after the test that it left no notebook service or secret behind."""
+    services = {s.id for s in site.notebook_services()}
+    secrets = {s.id for s in site.notebook_secrets()}
+    yield
+    assert {s.id for s in site.notebook_services()} == services
+    assert {s.id for s in site.notebook_secrets()} == secrets
+
+
+@pytest.fixture(scope="module", name="xnat_down")
+def stand_in_scaled_to_zero(site):
+    """The stand-in scaled to zero: XNAT's name no longer resolves and nothing listens."""
+    site.scale_standin(0)
+    yield
+    site.scale_standin(1)
+
+
+@pytest.mark.usefixtures("leftovers")
+def test_unplaceable_notebook_fails_fast_with_swarm_reason(site):
+    started = time.monotonic()
+    outcome = site.wait_event(site.launch(UNPLACEABLE_SERVER, "impossible"), 100)
+    elapsed = time.monotonic() - started
+
+    assert outcome["succeeded"] is False, outcome
+    assert outcome["finalMessage"].startswith("Failed to launch Jupyter notebook server.")
+    # JH_START_TIMEOUT is 120 s; JH_PENDING_GRACE (10 s) decides when an unplaceable task fails.
+    assert elapsed < 40, f"the failure took {elapsed:.0f} s"
+    message = site.spawn_failure(UNPLACEABLE_SERVER)
+    assert "The swarm cannot place the notebook: no suitable node (scheduling constraints not satisfied" in message
+    assert site.hub_server(UNPLACEABLE_SERVER) is None
+    assert site.notebook_services(UNPLACEABLE_SERVER) == []
+
+
+@pytest.mark.usefixtures("xnat_down", "leftovers")
+def test_login_when_xnat_is_unreachable(site):
+    answer = site.login("alice", site.passwords["alice"])[1]
+
+    assert answer.status_code == 503
+    assert MSG_UNREACHABLE in html.unescape(answer.text)
+
+
+@pytest.mark.usefixtures("xnat_down", "leftovers")
+def test_spawn_when_xnat_is_unreachable(site):
+    # The launch request XNAT sends to the hub, arriving while XNAT itself has gone away.
+    answer = site.hub_api("POST", f"/users/alice/servers/{UNREACHABLE_SERVER}", timeout=60,
+                          json={"xsiType": "xnat:experimentData", "itemId": "XNAT_E00001", "projectId": "DEMO01",
+                                "eventTrackingId": UNREACHABLE_SERVER, "task_template": None})
+
+    assert answer.status_code == 503, answer.text[:300]
+    assert answer.json()["message"] == "XNAT unreachable: could not fetch the launch options."
+    assert site.spawn_failure(UNREACHABLE_SERVER).endswith("XNAT unreachable: could not fetch the launch options.)")
+    assert site.hub_server(UNREACHABLE_SERVER) is None
