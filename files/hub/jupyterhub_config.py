@@ -29,6 +29,8 @@ at start-up with a message naming it.
 | JH_SECRETS_FILE_IMAGES | *xnat-jupyterhub/notebook:* | image patterns that read tokens from a per-notebook secret file, not the environment |
 | JH_ADMIN_USERS | (empty) | comma-separated hub admins (exact XNAT logins) |
 | JH_LOG_LEVEL | INFO | hub log level |
+| JH_IDLE_CULLER_TIMEOUT | 0 | seconds without activity after which the hub stops a notebook; 0 = no culling by the hub (below) |
+| JH_IDLE_CULLER_EVERY | 300 | seconds between the idle culler's checks |
 | JH_SECRETS_DIR | /run/secrets | directory of the secret files below |
 | JH_SECRET_XNAT_PASSWORD | jh_xnat_password | file: the XNAT service account's password (required) |
 | JH_SECRET_XNAT_SERVICE_TOKEN | jh_xnat_service_token | file: API token of hub service `xnat`, XNAT's jupyterHubToken (required) |
@@ -42,6 +44,18 @@ Secret files must be regular, non-empty and closed to group and others
 when its file is absent under the default name; a name set explicitly must exist.
 JH_UID / JH_GID are build arguments of the image and the user the stack runs
 the hub as; JH_GID must be able to use the Docker socket.
+
+Idle culling by the hub is off by default because XNAT's plugin already culls
+idle servers (preferences inactivityTimeout, 60 min, and maxServerLifetime,
+48 h); when turning it on, set XNAT's inactivityTimeout to 0 so that one policy
+decides. With JH_IDLE_CULLER_TIMEOUT > 0 the hub runs jupyterhub-idle-culler,
+which stops (and, like XNAT, removes) servers idle that long, checking every
+JH_IDLE_CULLER_EVERY seconds. The hub learns of activity late: proxy traffic
+every 300 s (last_activity_interval) and each notebook's own report every
+300 s +-10 % (JUPYTERHUB_ACTIVITY_INTERVAL), so a server in use can look up to
+about 330 s idle. Use 600 s or more in service; shorter timeouts suit only
+tests, where an untouched server is stopped between TIMEOUT and
+TIMEOUT + EVERY seconds after it started.
 """
 
 import os
@@ -121,3 +135,22 @@ c.XnatSwarmSpawner.allowed_bind_prefixes = list(settings.allowed_bind_prefixes)
 c.XnatSwarmSpawner.secrets_file_images = list(settings.secrets_file_images)
 c.XnatSwarmSpawner.xnat_service_username = settings.xnat_username
 c.XnatSwarmSpawner.xnat_service_password_file = settings.xnat_password.path
+
+# --- Idle culling (optional) ---
+if settings.idle_culler_timeout:
+    c.JupyterHub.services.append({
+        "name": "idle-culler",
+        "command": [
+            sys.executable, "-m", "jupyterhub_idle_culler",
+            f"--timeout={settings.idle_culler_timeout}",
+            f"--cull-every={settings.idle_culler_every}",
+            # XNAT gives every launch a new server name and removes the servers it stops.
+            "--remove-named-servers=True",
+        ],
+    })
+    c.JupyterHub.load_roles.append({
+        "name": "idle-culler",
+        "description": "Find servers idle too long and stop them; users are never deleted, so no admin:users",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    })

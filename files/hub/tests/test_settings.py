@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import subprocess
@@ -46,6 +47,7 @@ def test_defaults_with_only_the_required_settings(environ, secrets_dir):
     assert settings.xnat_service_token.read() == TOKEN
     assert settings.cookie_secret is None and settings.proxy_token is None and settings.db_url is None
     assert settings.secrets_file_images == ("*xnat-jupyterhub/notebook:*",)
+    assert (settings.idle_culler_timeout, settings.idle_culler_every) == (0, 300)
 
 
 def test_secret_values_stay_out_of_reprs(environ):
@@ -61,6 +63,7 @@ def test_values_from_the_environment(environ, secrets_dir):
         JH_HTTP_TIMEOUT="30", JH_NETWORK="net1", NB_UID="1042", NB_GID="100",
         JH_ALLOWED_IMAGES="a/b:*, c/d:1 ,", JH_ADMIN_USERS="JSmith,ann", JH_BASE_URL="hub/",
         JH_SECRET_PROXY_TOKEN="proxy", JH_XNAT_REQUEST_TIMEOUT="2.5", JH_LOG_LEVEL="debug",
+        JH_IDLE_CULLER_TIMEOUT="3600", JH_IDLE_CULLER_EVERY="120",
     )
     settings = load_settings(environ)
     assert settings.xnat_username == "hubsvc"
@@ -75,6 +78,7 @@ def test_values_from_the_environment(environ, secrets_dir):
     assert settings.proxy_token.read() == "proxy-token-value"
     assert settings.xnat_request_timeout == 2.5
     assert settings.log_level == "DEBUG"
+    assert (settings.idle_culler_timeout, settings.idle_culler_every) == (3600, 120)
 
 
 @pytest.mark.parametrize(
@@ -93,6 +97,10 @@ def test_values_from_the_environment(environ, secrets_dir):
         ("JH_ALLOWED_BIND_PREFIXES", "data", "not an absolute path"),
         ("JH_XNAT_CA_FILE", "/nonexistent/ca.pem", "JH_XNAT_CA_FILE"),
         ("JH_SECRET_XNAT_PASSWORD", "../etc/passwd", "file name inside JH_SECRETS_DIR"),
+        ("JH_IDLE_CULLER_TIMEOUT", "-1", "JH_IDLE_CULLER_TIMEOUT must be at least 0"),
+        ("JH_IDLE_CULLER_TIMEOUT", "1h", "JH_IDLE_CULLER_TIMEOUT must be a whole number"),
+        ("JH_IDLE_CULLER_TIMEOUT", "90.5", "JH_IDLE_CULLER_TIMEOUT must be a whole number"),
+        ("JH_IDLE_CULLER_EVERY", "0", "JH_IDLE_CULLER_EVERY must be at least 1"),
     ],
 )
 def test_bad_values_are_named(environ, name, value, message):
@@ -200,3 +208,39 @@ def test_config_file_stops_with_the_settings_error(environ, secrets_dir, tmp_pat
     result = run_config(environ, tmp_path)
     assert result.returncode != 0
     assert "JH_SECRET_XNAT_SERVICE_TOKEN" in result.stderr and "group and others must have no access" in result.stderr
+
+
+def hub_services_and_roles(environ, tmp_path):
+    """c.JupyterHub.services (tokens left out) and load_roles, as jupyterhub_config.py sets them."""
+    script = (
+        "import json\n"
+        "from jupyterhub.app import JupyterHub\n"
+        "hub = JupyterHub()\n"
+        f"hub.load_config_file({str(HUB_DIR / 'jupyterhub_config.py')!r})\n"
+        "services = [{k: v for k, v in s.items() if k != 'api_token'} for s in hub.config.JupyterHub.services]\n"
+        "print(json.dumps({'services': services, 'roles': hub.config.JupyterHub.load_roles}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"], "PYTHONPATH": str(HUB_DIR / "src")},
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_no_idle_culler_by_default(environ, tmp_path):
+    config = hub_services_and_roles(environ, tmp_path)
+    assert [s["name"] for s in config["services"]] == ["xnat"]
+    assert [r["name"] for r in config["roles"]] == ["xnat"]
+
+
+def test_idle_culler_service_and_its_narrow_role(environ, tmp_path):
+    environ.update(JH_IDLE_CULLER_TIMEOUT="900", JH_IDLE_CULLER_EVERY="60")
+    config = hub_services_and_roles(environ, tmp_path)
+    culler = {s["name"]: s for s in config["services"]}["idle-culler"]
+    assert culler == {"name": "idle-culler", "command": [
+        sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=900", "--cull-every=60", "--remove-named-servers=True"]}
+    role = {r["name"]: r for r in config["roles"]}["idle-culler"]
+    assert role["services"] == ["idle-culler"]
+    assert sorted(role["scopes"]) == ["delete:servers", "list:users", "read:servers", "read:users:activity"]
+    assert {r["name"]: r for r in config["roles"]}["xnat"]["services"] == ["xnat"]

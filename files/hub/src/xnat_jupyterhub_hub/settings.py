@@ -41,6 +41,8 @@ ENV_VARS = {
     "JH_SECRETS_FILE_IMAGES": ("*xnat-jupyterhub/notebook:*", "image patterns that read tokens from a per-notebook secret file instead of the environment"),
     "JH_ADMIN_USERS": ("", "comma-separated hub admin usernames (exact XNAT logins)"),
     "JH_LOG_LEVEL": ("INFO", "hub log level"),
+    "JH_IDLE_CULLER_TIMEOUT": ("0", "seconds without activity after which the hub stops a notebook; 0 turns the hub's culler off (XNAT culls on its own)"),
+    "JH_IDLE_CULLER_EVERY": ("300", "seconds between the idle culler's checks (with JH_IDLE_CULLER_TIMEOUT)"),
     "JH_SECRETS_DIR": ("/run/secrets", "directory holding the secret files below"),
     "JH_SECRET_XNAT_PASSWORD": ("jh_xnat_password", "file name: the XNAT service account's password (required)"),
     "JH_SECRET_XNAT_SERVICE_TOKEN": ("jh_xnat_service_token", "file name: API token of the hub service 'xnat' (required)"),
@@ -93,6 +95,8 @@ class HubSettings:
     secrets_file_images: tuple
     admin_users: tuple
     log_level: str
+    idle_culler_timeout: int
+    idle_culler_every: int
     xnat_password: SecretFile
     xnat_service_token: SecretFile
     cookie_secret: SecretFile | None
@@ -258,6 +262,8 @@ def load_settings(environ):
         secrets_file_images=_list(environ, "JH_SECRETS_FILE_IMAGES"),
         admin_users=_list(environ, "JH_ADMIN_USERS"),
         log_level=log_level,
+        idle_culler_timeout=_number(environ, "JH_IDLE_CULLER_TIMEOUT", int, 0),
+        idle_culler_every=_number(environ, "JH_IDLE_CULLER_EVERY", int, 1),
         xnat_password=_secret(environ, "JH_SECRET_XNAT_PASSWORD", required=True),
         xnat_service_token=token,
         cookie_secret=cookie,
