@@ -320,7 +320,7 @@ def main(argv=None):
     try:
         results = asyncio.run(asyncio.wait_for(run(args, tmp, processes), args.time_limit))
     except (BenchError, TimeoutError) as e:
-        print(f"login benchmark failed: {e or f'time limit of {args.time_limit:.0f} s reached'}", file=sys.stderr)
+        print(f"login benchmark failed: {str(e) or f'time limit of {args.time_limit:.0f} s reached'}", file=sys.stderr)
         processes.stop_all()
         print_log_tails(tmp)
         return 1
