@@ -9,8 +9,8 @@ import time
 
 from aiohttp import web
 
-from . import compute_api, faults_api, jupyterhub_api, preferences_api, ui, users_api
-from .auth import Authenticator
+from . import compute_api, data_api, faults_api, jupyterhub_api, preferences_api, ui, users_api
+from .auth import SESSION_COOKIE, Authenticator
 from .bootstrap import initialise
 from .config import Settings
 from .preferences import Preferences
@@ -47,10 +47,17 @@ async def authentication(request: web.Request, handler):
     state = request.app[STATE]
     principal = await state.auth.identify(request)
     request[PRINCIPAL] = principal
-    needs_login = request.path.startswith("/xapi") or request.path.startswith("/standin")
+    # /data/services/auth takes its credentials from the form
+    needs_login = request.path.startswith(("/xapi", "/standin")) or \
+        (request.path.startswith("/data/") and request.path != "/data/services/auth")
     if needs_login and principal is None:
         raise NotAuthenticated("Authentication required.")
-    return await handler(request)
+    response = await handler(request)
+    if principal is not None and request.path == "/" and request.headers.get("Authorization") and \
+            request.cookies.get(SESSION_COOKIE) not in state.auth.sessions:
+        # As XNAT does for a Basic login on its home page: xnatpy signs in with alias tokens this way
+        response.set_cookie(SESSION_COOKIE, state.auth.start_session(principal.user), httponly=True, path="/")
+    return response
 
 
 @web.middleware
@@ -86,7 +93,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app = web.Application(middlewares=[access_log_timing, xnat_errors, authentication, latency_and_faults])
     app[STATE] = state
-    for module in (users_api, preferences_api, compute_api, faults_api):
+    # data_api first: its /xapi/siteConfig/buildInfo must win over /xapi/siteConfig/{name}
+    for module in (data_api, users_api, preferences_api, compute_api, faults_api):
         app.add_routes(module.routes)
     jupyterhub_api.setup(app)
     ui.setup(app)

@@ -21,6 +21,7 @@ from .store import Store, User
 ADMIN_ROLE = "Administrator"
 PBKDF2_ITERATIONS = 20_000
 SESSION_COOKIE = "JSESSIONID"
+MAX_SESSIONS = 10_000
 UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -137,6 +138,8 @@ class Authenticator:
     def start_session(self, user: User) -> str:
         session = secrets.token_urlsafe(32)
         self.sessions[session] = user.id
+        if len(self.sessions) > MAX_SESSIONS:  # sessions never time out here, so drop the oldest
+            del self.sessions[next(iter(self.sessions))]
         return session
 
     def end_session(self, session: str | None) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .auth import hash_password, require_admin, require_self_or_admin
+from .auth import SESSION_COOKIE, hash_password, require_admin, require_self_or_admin
 from .responses import (
     AlreadyExists, DataFormatError, NotAuthenticated, NotFound, XnatError, empty, json_response,
     read_json, read_json_of,
@@ -270,4 +270,7 @@ async def legacy_auth_check(request: web.Request) -> web.Response:
     user = await state_of(request).auth.verify(str(form.get("username", "")), str(form.get("password", "")))
     if user is None:
         raise NotAuthenticated("Authentication failed.")
-    return web.Response(text=state_of(request).auth.start_session(user), content_type="text/plain")
+    session = state_of(request).auth.start_session(user)
+    response = web.Response(text=session, content_type="text/plain")
+    response.set_cookie(SESSION_COOKIE, session, httponly=True, path="/")
+    return response
