@@ -5,6 +5,7 @@ locally; the culler's service entry and role are taken unchanged from jupyterhub
 A server that reports activity must survive; an untouched one must be stopped and removed.
 """
 
+import importlib.util
 import json
 import os
 import secrets
@@ -159,6 +160,8 @@ def hub(tmp_path):
 
 
 def test_culler_stops_and_removes_only_the_idle_server(hub):
+    assert importlib.util.find_spec("jupyterhub_idle_culler"), \
+        "install jupyterhub-idle-culler==2.0.0 (files/hub/requirements.txt) next to the tests, as in the hub image"
     config = culler_config(hub.work, timeout=TIMEOUT, every=EVERY)
     assert config["services"] and config["roles"]
     (hub.work / "culler.json").write_text(json.dumps(config))
