@@ -15,6 +15,7 @@ layer_static()   { tests/static/run.sh; }
 layer_unit()     { pytest -q -p no:cacheprovider files/hub/tests files/xnat_standin/tests tests/unit; }
 layer_images()   { ansible-playbook tests/images.yml; }
 layer_modules()  { tests/integration/modules/run.sh; }
+layer_hub()      { pytest -q -p no:cacheprovider tests/integration/hub; }
 layer_haproxy()  { tests/haproxy/run.sh; }
 layer_argspecs() { tests/argspecs/run.sh; }
 # Molecule's host-like containers start from the base image the images layer built.
@@ -22,7 +23,7 @@ molecule_base() { python3 -c 'import json; print(json.load(open("build/images.js
 layer_molecule_default()   { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test -s default; }
 layer_molecule_multinode() { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test -s multinode; }
 
-LAYERS=(static unit images modules haproxy argspecs molecule_default molecule_multinode)
+LAYERS=(static unit images hub modules haproxy argspecs molecule_default molecule_multinode)
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${LAYERS[@]}"; exit 0; fi
 selected=("$@"); [ "${#selected[@]}" -eq 0 ] && selected=("${LAYERS[@]}")
