@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stall_meter import StallHandler  # noqa: E402
 
-c = get_config()  # noqa: F821
+c = get_config()  # noqa: F821  # pylint: disable=undefined-variable
 env = os.environ
 state_dir = Path(env["BENCH_STATE_DIR"])
 
@@ -24,8 +24,9 @@ c.JupyterHub.hub_port = int(env["BENCH_HUB_PORT"])
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env['BENCH_PROXY_API_PORT']}"
 c.ConfigurableHTTPProxy.auth_token = secrets.token_hex(32)
 c.ConfigurableHTTPProxy.pid_file = str(state_dir / "proxy.pid")
-c.JupyterHub.db_url = ("sqlite:///:memory:" if env["BENCH_HUB_DB"] == "memory"
-                      else f"sqlite:///{state_dir / 'jupyterhub.sqlite'}")
+c.JupyterHub.db_url = (
+    "sqlite:///:memory:" if env["BENCH_HUB_DB"] == "memory" else f"sqlite:///{state_dir / 'jupyterhub.sqlite'}"
+)
 c.JupyterHub.cookie_secret = secrets.token_bytes(32)
 c.JupyterHub.spawner_class = "simple"
 c.JupyterHub.implicit_spawn_seconds = 0
