@@ -33,7 +33,7 @@ c.JupyterHub.implicit_spawn_seconds = 0
 c.JupyterHub.extra_handlers = [(r"/bench/stall", StallHandler)]
 
 if env["BENCH_AUTHENTICATOR"] == "xnat":
-    c.JupyterHub.authenticator_class = "xnat"
+    c.JupyterHub.authenticator_class = "xnat_jupyterhub_hub.authenticator.XnatAuthenticator"
     c.XnatClient.url = env["BENCH_XNAT_URL"]
     if env.get("BENCH_XNAT_MAX_CONNECTIONS"):
         c.XnatClient.max_connections = int(env["BENCH_XNAT_MAX_CONNECTIONS"])

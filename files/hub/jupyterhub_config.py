@@ -116,11 +116,14 @@ c.XnatClient.connect_timeout = settings.xnat_connect_timeout
 c.XnatClient.request_timeout = settings.xnat_request_timeout
 
 # --- Login ---
-c.JupyterHub.authenticator_class = "xnat"
+# Classes by import path rather than entry-point name ("xnat", "xnat-swarm"): JupyterHub tries a plain import of the
+# name first, and the xnat client package (xnatpy), if installed next to the hub, would win; the
+# path also works where the package is on PYTHONPATH without being installed.
+c.JupyterHub.authenticator_class = "xnat_jupyterhub_hub.authenticator.XnatAuthenticator"
 c.Authenticator.admin_users = set(settings.admin_users)
 
 # --- Notebooks on the swarm ---
-c.JupyterHub.spawner_class = "xnat-swarm"
+c.JupyterHub.spawner_class = "xnat_jupyterhub_hub.spawner.XnatSwarmSpawner"
 c.XnatSwarmSpawner.network_name = settings.network
 c.XnatSwarmSpawner.use_internal_ip = True
 c.XnatSwarmSpawner.prefix = settings.service_prefix
