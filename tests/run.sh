@@ -22,8 +22,11 @@ layer_argspecs() { tests/argspecs/run.sh; }
 molecule_base() { python3 -c 'import json; print(json.load(open("build/images.json"))["base"])' 2>/dev/null; }
 layer_molecule_default()   { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test -s default; }
 layer_molecule_multinode() { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test -s multinode; }
+layer_molecule_site()      { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test -s site; }
+# The local site as a user deploys it, then the browser tests against it.
+layer_e2e() { ansible-playbook -i inventories/local site.yml && pytest -q -p no:cacheprovider tests/e2e; }
 
-LAYERS=(static unit images hub modules haproxy argspecs molecule_default molecule_multinode)
+LAYERS=(static unit images hub modules haproxy argspecs molecule_default molecule_multinode molecule_site e2e)
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${LAYERS[@]}"; exit 0; fi
 selected=("$@"); [ "${#selected[@]}" -eq 0 ] && selected=("${LAYERS[@]}")
