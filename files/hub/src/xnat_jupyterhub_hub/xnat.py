@@ -1,6 +1,7 @@
 """Non-blocking calls from the hub to XNAT's REST API (tornado's AsyncHTTPClient)."""
 
 import asyncio
+import functools
 import json
 import re
 import ssl
@@ -8,7 +9,8 @@ import weakref
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.simple_httpclient import SimpleAsyncHTTPClient
 from traitlets import Bool, Float, Integer, Unicode, validate
 from traitlets.config import LoggingConfigurable
 
@@ -76,19 +78,36 @@ class XnatClient(LoggingConfigurable):
     client_key_file = Unicode("", help="Private key of the client certificate.").tag(config=True)
     connect_timeout = Float(5.0, help="Seconds to wait for a connection to XNAT.").tag(config=True)
     request_timeout = Float(20.0, help="Seconds to wait for XNAT's whole answer.").tag(config=True)
-    max_connections = Integer(20, help="Concurrent requests to XNAT from this hub.").tag(config=True)
+    max_connections = Integer(
+        50,
+        help="Concurrent requests to XNAT from this hub; more wait for a free one, at most request_timeout seconds.",
+    ).tag(config=True)
 
-    # One client per event loop, shared by every spawner and the authenticator, apart from
-    # the client JupyterHub uses for its proxy so slow XNAT answers cannot hold that up.
-    _clients = weakref.WeakKeyDictionary()
+    @validate("max_connections")
+    def _check_max_connections(self, proposal):
+        if proposal.value < 1:
+            raise ValueError(f"XnatClient.max_connections must be at least 1, got {proposal.value}")
+        return proposal.value
 
-    @property
-    def http(self):
+    # One HTTP client and one connection limit per event loop, shared by every spawner and the
+    # authenticator, apart from the client JupyterHub uses for its proxy so slow XNAT answers
+    # cannot hold that up.
+    _pools = weakref.WeakKeyDictionary()
+
+    def _pool(self):
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = AsyncHTTPClient(force_instance=True, max_clients=self.max_connections)
-        return client
+        pool = self._pools.get(loop)
+        if pool is None:
+            # The semaphore does the waiting: tornado lets as many through, so no request waits in its queue,
+            # where the wait would count against connect_timeout. Simple, not curl (which JupyterHub picks
+            # when pycurl is installed): it takes the SSLContext.
+            http = SimpleAsyncHTTPClient(force_instance=True, max_clients=self.max_connections)
+            pool = self._pools[loop] = (http, asyncio.Semaphore(self.max_connections))
+        return pool
+
+    def ssl_context(self):
+        """The TLS settings for https URLs, built once: tornado would build them, CA bundle and all, per request."""
+        return _ssl_context(self.verify_tls, self.ca_file, self.client_cert_file, self.client_key_file)
 
     def url_for(self, *segments):
         """XNAT URL for the given path segments, each escaped as one segment."""
@@ -101,8 +120,13 @@ class XnatClient(LoggingConfigurable):
 
         Raises XnatUnreachable when no HTTP answer arrives within the timeouts.
         """
+        url = self.url_for(*segments)
+        try:
+            tls = self.ssl_context() if url.startswith("https:") else None
+        except (ssl.SSLError, OSError) as e:
+            raise XnatUnreachable(f"cannot set up TLS for XNAT (CA file or client certificate): {e}") from None
         request = HTTPRequest(
-            self.url_for(*segments),
+            url,
             method="GET",
             headers={"Accept": "application/json"},
             auth_username=username,
@@ -112,14 +136,19 @@ class XnatClient(LoggingConfigurable):
             request_timeout=self.request_timeout,
             # A redirect would carry the credentials on to wherever it points.
             follow_redirects=False,
-            validate_cert=self.verify_tls,
-            ca_certs=self.ca_file or None,
-            client_cert=self.client_cert_file or None,
-            client_key=self.client_key_file or None,
+            ssl_options=tls,
             user_agent=f"xnat-jupyterhub-hub/{__version__}",
         )
+        http, free_connections = self._pool()
         try:
-            response = await self.http.fetch(request, raise_error=False)
+            async with asyncio.timeout(self.request_timeout):
+                await free_connections.acquire()
+        except TimeoutError:
+            raise XnatUnreachable(
+                f"XNAT busy: all {self.max_connections} connections in use for {self.request_timeout:g} s"
+            ) from None
+        try:
+            response = await http.fetch(request, raise_error=False)
         except HTTPClientError as e:
             # tornado reports timeouts as code 599
             raise XnatUnreachable(f"no answer from XNAT: {e.message or e}") from None
@@ -127,6 +156,20 @@ class XnatClient(LoggingConfigurable):
             raise XnatUnreachable(f"TLS failure talking to XNAT: {e.reason or e}") from None
         except OSError as e:
             raise XnatUnreachable(f"cannot connect to XNAT: {e.strerror or e}") from None
+        finally:
+            free_connections.release()
         if response.code == 599:
             raise XnatUnreachable(f"no answer from XNAT: {response.error}")
         return XnatAnswer(response.code, response.body or b"")
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(verify, ca_file, client_cert_file, client_key_file):
+    """One SSLContext per set of TLS settings; the files are read when it is built, so again only after a restart."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file or None)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if client_cert_file:
+        context.load_cert_chain(client_cert_file, client_key_file or None)
+    return context
