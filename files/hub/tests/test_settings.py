@@ -203,6 +203,26 @@ def test_config_file_applies_the_settings(environ, secrets_dir, tmp_path):
     assert TOKEN not in result.stdout + result.stderr
 
 
+def test_config_file_tunes_sqlite_and_freezes_loaded_objects(environ, tmp_path):
+    script = (
+        "import gc\n"
+        "from sqlalchemy import text\n"
+        "from jupyterhub import orm\n"
+        "from jupyterhub.app import JupyterHub\n"
+        "hub = JupyterHub()\n"
+        f"hub.load_config_file({str(HUB_DIR / 'jupyterhub_config.py')!r})\n"
+        "print('frozen', gc.get_freeze_count() > 10000)\n"
+        f"session = orm.new_session_factory('sqlite:///{tmp_path / 'jupyterhub.sqlite'}')()\n"
+        "print(*(session.execute(text('PRAGMA ' + p)).scalar() for p in ('journal_mode', 'synchronous')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"], "PYTHONPATH": str(HUB_DIR / "src")},
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["frozen True", "wal 1"]
+
+
 def test_config_file_stops_with_the_settings_error(environ, secrets_dir, tmp_path):
     (secrets_dir / "jh_xnat_service_token").chmod(0o644)
     result = run_config(environ, tmp_path)
