@@ -1,3 +1,4 @@
+import asyncio
 import logging
 import time
 
@@ -6,7 +7,9 @@ from tornado import web
 from traitlets.config import Config
 
 from xnat_jupyterhub_hub import authenticator as auth_module
-from xnat_jupyterhub_hub.authenticator import XnatAuthenticator
+from jupyterhub.handlers.login import LoginHandler
+
+from xnat_jupyterhub_hub.authenticator import Turnstile, XnatAuthenticator, XnatLoginHandler
 
 PASSWORD = "S3cret:pass word%"
 
@@ -209,3 +212,95 @@ def test_entry_point_names_the_authenticator(entry_points):
 
     hub = JupyterHub(authenticator_class="xnat")
     assert hub.authenticator_class is XnatAuthenticator
+
+
+# --- pacing: logins continue one per event-loop iteration -----------------
+
+
+class LoopIterations:
+    """Counts event-loop iterations: a callback that schedules itself again for the next one."""
+
+    def __init__(self):
+        self.count = 0
+        self._loop = asyncio.get_running_loop()
+        self._running = True
+        self._loop.call_soon(self._tick)
+
+    def _tick(self):
+        if self._running:
+            self.count += 1
+            self._loop.call_soon(self._tick)
+
+    def stop(self):
+        self._running = False
+
+
+@pytest.mark.asyncio
+async def test_turnstile_lets_one_caller_through_per_loop_iteration_in_order():
+    turnstile, iterations, passed = Turnstile(), LoopIterations(), []
+
+    async def caller(name):
+        await turnstile.pass_through()
+        passed.append((name, iterations.count))
+
+    await asyncio.gather(*(caller(n) for n in "abcde"))
+    iterations.stop()
+    assert [name for name, _ in passed] == list("abcde")
+    seen = [count for _, count in passed]
+    assert len(set(seen)) == 5 and seen == sorted(seen)
+    # free again once everyone passed: the next caller goes straight through
+    await asyncio.wait_for(turnstile.pass_through(), 1)
+
+
+@pytest.mark.asyncio
+async def test_turnstile_survives_callers_cancelled_while_waiting_or_after_being_let_through():
+    turnstile, passed = Turnstile(), []
+
+    async def caller(name):
+        await turnstile.pass_through()
+        passed.append(name)
+
+    hand_on = turnstile._hand_on
+
+    def hand_on_then_cancel_b():
+        hand_on()
+        turnstile._hand_on = hand_on  # once
+        tasks["b"].cancel()  # after the turn went to b, before b runs
+
+    turnstile._hand_on = hand_on_then_cancel_b
+    tasks = {name: asyncio.create_task(caller(name)) for name in "abcd"}
+    await asyncio.sleep(0)  # a is through; b, c, d wait
+    tasks["d"].cancel()  # while waiting
+    results = await asyncio.wait_for(asyncio.gather(*tasks.values(), return_exceptions=True), 5)
+    assert passed == ["a", "c"]
+    assert [isinstance(r, asyncio.CancelledError) for r in results] == [False, True, False, True]
+    await asyncio.wait_for(turnstile.pass_through(), 1)
+
+
+class RecordingTurnstile(Turnstile):
+    def __init__(self):
+        super().__init__()
+        self.passes = 0
+
+    async def pass_through(self):
+        self.passes += 1
+        await super().pass_through()
+
+
+@pytest.mark.asyncio
+async def test_logins_with_xnat_verdict_pass_the_turnstile(fake_xnat):
+    fake_xnat.add("JSmith", PASSWORD, ["Jupyter"])
+    fake_xnat.add("bob", PASSWORD, [])
+    authenticator = make_authenticator(fake_xnat.url)
+    authenticator.turnstile = RecordingTurnstile()
+    assert (await login(authenticator, "JSmith"))["name"] == "JSmith"
+    assert await login(authenticator, "JSmith", "wrong") is None
+    with pytest.raises(web.HTTPError):
+        await login(authenticator, "bob")
+    # JSmith and bob, whose verdicts go on to JupyterHub; not the wrong password
+    assert authenticator.turnstile.passes == 2
+
+
+def test_login_page_is_served_by_the_pacing_handler():
+    handlers = dict(make_authenticator("http://127.0.0.1:1").get_handlers(None))
+    assert handlers["/login"] is XnatLoginHandler and issubclass(XnatLoginHandler, LoginHandler)

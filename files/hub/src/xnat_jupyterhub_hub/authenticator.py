@@ -10,12 +10,20 @@ Usernames keep their exact case: XNAT creates hub users under the exact XNAT
 login (`POST /hub/api/users/JSmith`, which JupyterHub 5.5 does not normalize)
 and XNAT compares logins case-sensitively, so lower-casing would split one
 XNAT user into two hub users.
+
+Logins made together are paced (Turnstile): the login pages and the hub's
+database work after XNAT's answers run one per event-loop iteration, so a
+burst of logins does not hold up the hub's other requests.
 """
+
+import asyncio
+import collections
 
 from tornado import web
 from traitlets import Instance, Integer, Unicode, default
 
 from jupyterhub.auth import Authenticator
+from jupyterhub.handlers.login import LoginHandler
 
 from .xnat import XnatClient, XnatUnreachable, for_log, is_xnat_username
 
@@ -44,6 +52,49 @@ MSG_XNAT_ERROR = (
 )
 
 
+class Turnstile:
+    """Lets callers through one per event-loop iteration, in the order they arrive.
+
+    Work each caller does synchronously right after passing is then spread over
+    separate iterations, and the loop serves its other callbacks and timers in between.
+    """
+
+    def __init__(self):
+        self._taken = False
+        self._waiting = collections.deque()
+
+    async def pass_through(self):
+        loop = asyncio.get_running_loop()
+        if self._taken or self._waiting:
+            turn = loop.create_future()
+            self._waiting.append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._hand_on()  # the turn was ours: pass it on
+                raise
+        else:
+            self._taken = True
+        loop.call_soon(self._hand_on)
+
+    def _hand_on(self):
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)  # still taken, now by that caller
+                return
+        self._taken = False
+
+
+class XnatLoginHandler(LoginHandler):
+    """JupyterHub's login page; pages asked for together are rendered one per loop iteration (~2 ms each)."""
+
+    async def get(self):
+        await self.authenticator.turnstile.pass_through()
+        await super().get()
+
+
 class XnatAuthenticator(Authenticator):
     """Password login against XNAT, non-blocking, with timeouts and escaped URLs."""
 
@@ -60,6 +111,12 @@ class XnatAuthenticator(Authenticator):
     @default("xnat")
     def _default_xnat(self):
         return XnatClient(parent=self)
+
+    # Spreads the synchronous work of logins over loop iterations, so other requests are served in between.
+    turnstile = Instance(Turnstile, ())
+
+    def get_handlers(self, app):
+        return [("/login", XnatLoginHandler)]
 
     @default("allow_existing_users")
     def _default_allow_existing_users(self):
@@ -93,7 +150,15 @@ class XnatAuthenticator(Authenticator):
         return False
 
     async def authenticate(self, handler, data):
-        data = data or {}
+        model = await self._xnat_verdict(data or {})
+        if model:
+            # Next, for a login it allows, JupyterHub stores the user in its database: some 10 ms of synchronous
+            # work. XNAT's answers to logins made together arrive together; they go on one per loop iteration,
+            # or the loop would serve nothing else until all of that work is done.
+            await self.turnstile.pass_through()
+        return model
+
+    async def _xnat_verdict(self, data):
         username = data.get("username") or ""
         password = data.get("password") or ""
         if not is_xnat_username(username):
