@@ -12,6 +12,7 @@ import pytest
 import requests
 from docker.errors import NotFound
 from jupyterhub.objects import Hub
+from jupyterhub.utils import format_exception
 from tornado import web
 from traitlets.config import Config
 
@@ -231,8 +232,9 @@ async def test_server_names_are_escaped_in_the_options_path(fake_xnat, docker, m
 
 @pytest.mark.parametrize("setup, status, message", [
     (lambda x: None, 400, "XNAT has no launch options for this server: start it from XNAT."),
-    (lambda x: x.accounts.clear(), 502, "XNAT rejected the hub's service account."),
-    (lambda x: x.accounts["jupyterhub"].roles.clear(), 502, "XNAT rejected the hub's service account."),
+    (lambda x: x.accounts.clear(), 502, "XNAT rejected the hub's service account (HTTP 401): tell the site administrator."),
+    (lambda x: x.accounts["jupyterhub"].roles.clear(), 502,
+     "XNAT rejected the hub's service account (HTTP 403): tell the site administrator."),
     (lambda x: setattr(x, "fail_with", 500), 502, "XNAT failed to return the launch options (HTTP 500)."),
 ])
 @pytest.mark.asyncio
@@ -241,6 +243,8 @@ async def test_xnat_refusals_fail_the_spawn_clearly(fake_xnat, docker, make_spaw
     with pytest.raises(web.HTTPError) as info:
         await make_spawner().start()
     assert (info.value.status_code, info.value.get_message()) == (status, message)
+    # what the spawn's progress stream shows ("Spawn failed: ...") holds the whole message
+    assert message in format_exception(info.value)[0]
     assert "create_service" not in docker.methods()
 
 

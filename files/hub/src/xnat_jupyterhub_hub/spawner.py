@@ -168,7 +168,8 @@ class XnatSwarmSpawner(SwarmSpawner):
         if answer.status in (401, 403):
             self.log.error("Launch options for %s: XNAT rejected the service account %s (HTTP %d)",
                            who, for_log(self.xnat_service_username), answer.status)
-            raise web.HTTPError(502, "XNAT rejected the hub's service account.")
+            raise web.HTTPError(
+                502, f"XNAT rejected the hub's service account (HTTP {answer.status}): tell the site administrator.")
         if answer.status != 200:
             self.log.error("Launch options for %s: HTTP %d from XNAT: %s", who, answer.status, answer.excerpt())
             raise web.HTTPError(502, f"XNAT failed to return the launch options (HTTP {answer.status}).")
