@@ -9,12 +9,14 @@ usage() {
     echo "usage: $0 <benchmark> [options]   (<benchmark> --help for its options)"
     echo "benchmarks:"
     echo "  login   concurrent hub logins: XnatAuthenticator versus a blocking baseline"
+    echo "  spawn   notebook start: XNAT launch through the hub versus a bare docker service"
 }
 
 benchmark="${1:-}"
 [ $# -gt 0 ] && shift
 case "$benchmark" in
     login) exec "$python" "$bench_dir/login/benchmark.py" "$@" ;;
+    spawn) exec "$python" "$bench_dir/spawn/benchmark.py" "$@" ;;
     -h | --help) usage ;;
     *) usage >&2; exit 2 ;;
 esac
