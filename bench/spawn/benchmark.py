@@ -31,7 +31,7 @@ from docker.errors import DockerException, NotFound
 
 from swarm_site import (
     BASELINE_PREFIX, HUB_SERVICE, IMAGES_FILE, NOTEBOOK_PORT, NOTEBOOK_PREFIX, PREFIX, PROBE_SERVICE, STANDIN_SERVICE,
-    BenchError, Site, load_images, remove_owned,
+    BenchError, Site, live_owner, load_images, remove_owned,
 )
 
 TARGET_SINGLE = 1.3
@@ -345,6 +345,9 @@ def main(argv=None):
                                            "standin": args.standin_image})
         client = docker.from_env(timeout=120, max_pool_size=2 * MAX_CONCURRENT)
         check_engine(client, images)
+        other = live_owner(client)
+        if other:
+            raise BenchError(f"another spawn benchmark (pid {other}) is running on this swarm; run one at a time")
     except (BenchError, DockerException) as e:
         print(f"spawn benchmark cannot start: {e}", file=sys.stderr)
         return 1
@@ -359,7 +362,7 @@ def main(argv=None):
         hub_log = site.service_logs(HUB_SERVICE, tail="all")
         if args.hub_log:
             args.hub_log.write_text(hub_log, encoding="utf-8")
-    except (BenchError, TimeoutError, DockerException) as e:
+    except (BenchError, TimeoutError, DockerException, OSError) as e:
         print(f"spawn benchmark failed: {str(e) or f'time limit of {args.time_limit:.0f} s reached'}", file=sys.stderr)
         if site is not None:
             print_failure_logs(site)

@@ -24,7 +24,9 @@ IMAGES_FILE = REPO / "build" / "images.json"
 STANDIN_SOURCE = REPO / "files" / "xnat_standin"
 
 PREFIX = "benchspawn-"
-LABELS = {"benchspawn": "1"}
+# Which run owns the services: a second run must not remove a live run's site as leftovers.
+OWNER_LABEL = "benchspawn.pid"
+LABELS = {OWNER_LABEL: str(os.getpid())}
 NETWORK = PREFIX + "net"
 STANDIN_SERVICE = PREFIX + "xnat"
 HUB_SERVICE = PREFIX + "hub"
@@ -102,6 +104,19 @@ def _owned(name):
 def owned_containers(client, prefix=PREFIX):
     return [c for c in client.containers.list(all=True, filters={"label": "com.docker.swarm.service.name"})
             if c.labels["com.docker.swarm.service.name"].startswith(prefix)]
+
+
+def live_owner(client):
+    """The pid of another benchmark run, still alive on this host, that owns benchspawn- services; else None."""
+    for service in client.services.list():
+        pid = service.attrs["Spec"].get("Labels", {}).get(OWNER_LABEL, "") if _owned(service.name) else ""
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                if b"spawn/benchmark.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return int(pid)
+            except OSError:
+                pass
+    return None
 
 
 def remove_owned(client):
