@@ -11,9 +11,12 @@ from types import SimpleNamespace
 import pytest
 import requests
 from docker.errors import NotFound
+from jupyterhub import orm
 from jupyterhub.objects import Hub
 from jupyterhub.utils import format_exception
 from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
 from traitlets.config import Config
 
 from xnat_jupyterhub_hub.spawner import SERVICE_LABEL, XnatSwarmSpawner
@@ -304,6 +307,102 @@ async def test_unplaceable_task_fails_after_the_grace_period(fake_xnat, docker, 
     assert "no suitable node" in info.value.get_message()
     assert time.monotonic() - started >= 0.3
     assert docker.services == {}
+
+
+class LateNotebook:
+    """A loopback HTTP server that starts listening only after `delay` seconds, like a starting notebook."""
+
+    def __init__(self, delay):
+        self.delay = delay
+        self.paths = []
+        sock, self.port = bind_unused_port()
+        sock.close()
+        self._server = None
+
+    async def serve_later(self):
+        await asyncio.sleep(self.delay)
+        paths = self.paths
+
+        class Api(web.RequestHandler):
+            def get(self):
+                paths.append(self.request.path)
+                self.write({"version": "2.0"})
+
+        self._server = HTTPServer(web.Application([(r"/.*", Api)]))
+        self._server.listen(self.port, "127.0.0.1")
+
+    def close(self):
+        if self._server:
+            self._server.stop()
+
+
+def with_server(spawner, base_url):
+    # What JupyterHub sets before it calls start(): the server record with its URL prefix.
+    spawner.orm_spawner.server = orm.Server(base_url=base_url, proto="http", ip="", port=0, cookie_name="jupyterhub-user")
+    return spawner
+
+
+@pytest.mark.asyncio
+async def test_start_returns_once_the_notebook_answers(fake_xnat, docker, make_spawner):
+    fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
+    notebook = LateNotebook(delay=0.4)
+    spawner = with_server(make_spawner(ready_check_interval=0.05), f"/jupyterhub/user/{USER}/{SERVER}/")
+
+    async def loopback_address():
+        return "127.0.0.1", notebook.port
+
+    spawner.get_ip_and_port = loopback_address
+    serving = asyncio.ensure_future(notebook.serve_later())
+    try:
+        started = time.monotonic()
+        assert await spawner.start() == ("127.0.0.1", notebook.port)
+        waited = time.monotonic() - started
+    finally:
+        await serving
+        notebook.close()
+    assert waited >= 0.4
+    assert notebook.paths == [f"/jupyterhub/user/{USER}/{SERVER}/api"]
+    assert docker.services  # the running notebook is kept
+
+
+@pytest.mark.asyncio
+async def test_notebook_exiting_while_starting_fails_the_spawn_with_the_reason(fake_xnat, docker, make_spawner):
+    fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
+    docker.task_states = [{"State": "running"}, {"State": "running"},
+                          {"State": "failed", "Err": "task: non-zero exit (1)"}]
+    spawner = with_server(make_spawner(ready_check_interval=0.05), f"/jupyterhub/user/{USER}/{SERVER}/")
+    sock, port = bind_unused_port()  # bound, never listening: connections are refused
+    sock.close()
+
+    async def loopback_address():
+        return "127.0.0.1", port
+
+    spawner.get_ip_and_port = loopback_address
+    started = time.monotonic()
+    with pytest.raises(web.HTTPError) as info:
+        await spawner.start()
+    assert info.value.status_code == 500
+    assert "The notebook stopped while starting (failed): task: non-zero exit (1)" in info.value.get_message()
+    assert time.monotonic() - started < 5
+    assert docker.services == {} and docker.secret_store == {}
+
+
+@pytest.mark.asyncio
+async def test_ready_check_gives_up_to_the_hub_after_its_limit(fake_xnat, docker, make_spawner):
+    fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
+    spawner = with_server(make_spawner(ready_check_interval=0.05, ready_check_limit=0.3),
+                          f"/jupyterhub/user/{USER}/{SERVER}/")
+    sock, port = bind_unused_port()
+    sock.close()
+
+    async def loopback_address():
+        return "127.0.0.1", port
+
+    spawner.get_ip_and_port = loopback_address
+    started = time.monotonic()
+    assert await spawner.start() == ("127.0.0.1", port)
+    assert 0.3 <= time.monotonic() - started < 3
+    assert docker.services
 
 
 @pytest.mark.asyncio

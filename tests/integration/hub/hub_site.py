@@ -129,7 +129,7 @@ class Site:
         self.socket_gid = os.stat("/var/run/docker.sock").st_gid
         self.hub_uid = int(client.images.get(images["hub"]).attrs["Config"]["User"].split(":")[0])
         self.hardware = {}
-        self.environment_id = None
+        self.environments = {}
         self.hub_secrets = []
 
     # --- XNAT (the stand-in) -----------------------------------------------
@@ -145,10 +145,11 @@ class Site:
         assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text[:300]}"
         return response
 
-    def launch(self, server, hardware, username="alice", item=None):
+    def launch(self, server, hardware, username="alice", item=None, environment="notebook"):
         """XNAT's launch as the UI sends it; returns the event id to follow."""
         body = {"username": username, "servername": server, "eventTrackingId": server or f"default-{time.time_ns()}",
-                "computeEnvironmentConfigId": self.environment_id, "hardwareConfigId": self.hardware[hardware],
+                "computeEnvironmentConfigId": self.environments[environment],
+                "hardwareConfigId": self.hardware[hardware],
                 **(item or EXPERIMENT)}
         path = f"/xapi/jupyterhub/users/{username}/server" + (f"/{server}" if server else "")
         self.xnat_call(username, "POST", path, json=body)
@@ -203,15 +204,17 @@ class Site:
                              "genericResources": []},
                 "scopes": scopes}).json()
             self.hardware[name] = created["id"]
-        created = self.xnat_call("admin", "POST", "/xapi/compute/environments", expect=201, json={
-            "configTypes": ["JUPYTERHUB"],
-            "computeEnvironment": {"name": "ittest notebook", "image": self.images["notebook"], "command": None,
-                                   "environmentVariables": [{"key": "ITTEST_ENVIRONMENT", "value": "notebook"}],
-                                   "mounts": []},
-            "scopes": scopes,
-            "hardwareOptions": {"allowAllHardware": False,
-                                "hardwareConfigs": [{"id": i} for i in self.hardware.values()]}}).json()
-        self.environment_id = created["id"]
+        # "crashing": the notebook image with a command that exits at once, as a broken image would.
+        for name, command in (("notebook", None), ("crashing", "sh -c 'echo broken notebook >&2; exit 3'")):
+            created = self.xnat_call("admin", "POST", "/xapi/compute/environments", expect=201, json={
+                "configTypes": ["JUPYTERHUB"],
+                "computeEnvironment": {"name": f"ittest {name}", "image": self.images["notebook"], "command": command,
+                                       "environmentVariables": [{"key": "ITTEST_ENVIRONMENT", "value": name}],
+                                       "mounts": []},
+                "scopes": scopes,
+                "hardwareOptions": {"allowAllHardware": False,
+                                    "hardwareConfigs": [{"id": i} for i in self.hardware.values()]}}).json()
+            self.environments[name] = created["id"]
 
     # --- the hub -------------------------------------------------------------
 

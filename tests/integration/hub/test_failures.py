@@ -11,6 +11,7 @@ MSG_UNREACHABLE = ("XNAT could not be reached to check your login. Try again in 
                    " if this persists, tell the site administrator.")
 UNPLACEABLE_SERVER = "20250311T172455200Z"
 UNREACHABLE_SERVER = "20250311T172455300Z"
+CRASHING_SERVER = "20250311T172455400Z"
 
 
 @pytest.fixture(name="leftovers")
@@ -45,6 +46,22 @@ def test_unplaceable_notebook_fails_fast_with_swarm_reason(site):
     assert "The swarm cannot place the notebook: no suitable node (scheduling constraints not satisfied" in message
     assert site.hub_server(UNPLACEABLE_SERVER) is None
     assert site.notebook_services(UNPLACEABLE_SERVER) == []
+
+
+@pytest.mark.usefixtures("leftovers")
+def test_notebook_that_exits_fails_fast_and_is_not_restarted(site):
+    started = time.monotonic()
+    outcome = site.wait_event(site.launch(CRASHING_SERVER, "small", environment="crashing"), 100)
+    elapsed = time.monotonic() - started
+
+    assert outcome["succeeded"] is False, outcome
+    # JH_HTTP_TIMEOUT (the hub's wait for a started server to answer) is far longer; the spawner sees the exit.
+    assert elapsed < 40, f"the failure took {elapsed:.0f} s"
+    message = site.spawn_failure(CRASHING_SERVER)
+    # Seen while the task starts ("could not start") or after it ran ("stopped while starting"): either way swarm's reason.
+    assert "task: non-zero exit (3)" in message, message
+    assert site.hub_server(CRASHING_SERVER) is None
+    assert site.notebook_services(CRASHING_SERVER) == []
 
 
 @pytest.mark.usefixtures("xnat_down", "leftovers")

@@ -21,6 +21,8 @@ from docker.types import (
 )
 from dockerspawner import SwarmSpawner
 from tornado import web
+from tornado.httpclient import HTTPClientError
+from tornado.simple_httpclient import SimpleAsyncHTTPClient
 from traitlets import Bool, Float, Instance, Integer, List, Unicode, default
 
 from .service_spec import InvalidUserOptions, SpecSettings, service_name, user_options_to_service_spec
@@ -101,6 +103,16 @@ class XnatSwarmSpawner(SwarmSpawner):
     pending_grace = Float(
         10.0, help="Seconds a task may stay unplaceable (pending with an error) before the spawn fails."
     ).tag(config=True)
+    ready_check_interval = Float(
+        0.1,
+        help="Seconds between the spawner's own checks that a started notebook answers HTTP. start()"
+        " returns at the first answer, so the hub's check, whose back-off waits up to 5 s between"
+        " tries, finds the server up at once; a notebook that exits meanwhile fails the spawn with"
+        " swarm's reason. 0 leaves the waiting to the hub alone.",
+    ).tag(config=True)
+    ready_check_limit = Float(
+        30.0, help="Seconds the spawner checks before it leaves the rest of the waiting to the hub (http_timeout)."
+    ).tag(config=True)
 
     _executor = None
     _spec = None
@@ -139,7 +151,9 @@ class XnatSwarmSpawner(SwarmSpawner):
         self._spec = await self._fetch_service_spec()
         self.image = self._spec.image
         try:
-            return await super().start()
+            address = await super().start()
+            await self._wait_until_answering(address)
+            return address
         except BaseException:
             # JupyterHub calls stop() only for servers that poll as running,
             # so a rejected task would otherwise leave its service behind.
@@ -335,6 +349,45 @@ class XnatSwarmSpawner(SwarmSpawner):
             else:
                 unplaceable_since = None
             await asyncio.sleep(self.task_poll_interval)
+
+    async def _fail_if_task_ended(self):
+        task = await self._newest_task()
+        status = (task or {}).get("Status") or {}
+        state = (status.get("State") or "").lower()
+        if state in FINAL_TASK_STATES or not task:
+            problem = (status.get("Err") or status.get("Message") or state or "no task")[:300]
+            self.log.error("Notebook service %s ended while starting: %s", self.object_name, problem)
+            raise _http_error(500, f"The notebook stopped while starting ({state or 'gone'}): {problem}")
+
+    async def _wait_until_answering(self, address):
+        """Return once the notebook answers HTTP (any status below 500, as the hub counts it) or ready_check_limit."""
+        server = self.server
+        if self.ready_check_interval <= 0 or server is None or self.internal_ssl or not isinstance(address, tuple):
+            return
+        ip, port = address
+        url = f"http://{ip}:{port}{server.base_url.rstrip('/')}/api"
+        client = SimpleAsyncHTTPClient(force_instance=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(self.ready_check_limit, self.http_timeout)
+        next_task_check = loop.time() + 1.0
+        try:
+            while loop.time() < deadline:
+                try:
+                    await client.fetch(url, follow_redirects=False, connect_timeout=1.0, request_timeout=2.0)
+                    return
+                except HTTPClientError as e:
+                    if e.code < 500:
+                        return
+                except Exception:  # refused, not resolvable yet, reset: not up yet
+                    pass
+                if loop.time() >= next_task_check:
+                    await self._fail_if_task_ended()
+                    next_task_check = loop.time() + 1.0
+                await asyncio.sleep(self.ready_check_interval)
+            self.log.info("Notebook %s does not answer yet after %.0f s; the hub keeps waiting", url,
+                          min(self.ready_check_limit, self.http_timeout))
+        finally:
+            client.close()
 
     # --- clean-up --------------------------------------------------------
 
