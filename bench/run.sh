@@ -10,6 +10,7 @@ usage() {
     echo "benchmarks:"
     echo "  login   concurrent hub logins: XnatAuthenticator versus a blocking baseline"
     echo "  spawn   notebook start: XNAT launch through the hub versus a bare docker service"
+    echo "  deploy  site.yml wall time: fresh deploy (images rebuilt) and idempotent re-run"
 }
 
 benchmark="${1:-}"
@@ -17,6 +18,7 @@ benchmark="${1:-}"
 case "$benchmark" in
     login) exec "$python" "$bench_dir/login/benchmark.py" "$@" ;;
     spawn) exec "$python" "$bench_dir/spawn/benchmark.py" "$@" ;;
+    deploy) exec "$python" "$bench_dir/deploy/benchmark.py" "$@" ;;
     -h | --help) usage ;;
     *) usage >&2; exit 2 ;;
 esac
