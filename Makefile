@@ -9,13 +9,14 @@ PYTHON ?= python3
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help demo test setup deps docker venv images layer teardown constraints clean
+.PHONY: help demo test setup deps docker venv images layer teardown bench constraints clean
 
 help:
 	@echo "make demo      deploy XNAT stand-in + JupyterHub + haproxy on this machine (inventories/local)"
 	@echo "make test      run every test layer from scratch (tests/run.sh)"
 	@echo "make layer L=<name>   run one test layer, e.g. L=unit (names: tests/run.sh --list)"
 	@echo "make teardown  remove what the demo deployed (user data kept)"
+	@echo "make bench     run the benchmarks (login, spawn, deploy); they print numbers, not pass/fail"
 
 setup: deps docker venv
 
@@ -54,6 +55,13 @@ layer: setup
 
 images: setup
 	tests/run.sh images
+
+# Benchmarks, one after another; spawn needs the images, deploy redeploys the local site.
+bench: setup
+	tests/run.sh images
+	bench/run.sh login
+	bench/run.sh spawn
+	bench/run.sh deploy
 
 # Re-resolve the full pinned set after changing requirements/*.txt.
 constraints:
