@@ -245,8 +245,8 @@ async def test_turnstile_lets_one_caller_through_per_loop_iteration_in_order():
 
     await asyncio.gather(*(caller(n) for n in "abcde"))
     iterations.stop()
-    assert [name for name, _ in passed] == list("abcde")
-    seen = [count for _, count in passed]
+    assert [name for name, _count in passed] == list("abcde")
+    seen = [count for _name, count in passed]
     assert len(set(seen)) == 5 and seen == sorted(seen)
     # free again once everyone passed: the next caller goes straight through
     await asyncio.wait_for(turnstile.pass_through(), 1)

@@ -110,7 +110,7 @@ async def test_logins_made_at_once_all_succeed_through_a_real_hub(fake_xnat, hub
     for user in users:
         fake_xnat.add(user, PASSWORD, ["Jupyter"])
     results = await asyncio.gather(*(log_in(hub_url, user, PASSWORD) for user in users))
-    assert [(status, name) for status, name, _ in results] == [(302, user) for user in users]
+    assert [(status, name) for status, name, _cookie in results] == [(302, user) for user in users]
 
 
 @pytest.mark.asyncio

@@ -74,12 +74,12 @@ async def test_concurrent_requests_are_bounded_by_max_connections(slow_xnat):
 async def test_waiting_longer_than_the_request_timeout_for_a_connection_fails_clearly(slow_xnat):
     url, _counts = slow_xnat
     client = make_client(url, max_connections=2, request_timeout=0.2)
-    _http, free_connections = client._pool()
-    for _ in range(2):
+    _pool_client, free_connections = client._pool()
+    for _slot in range(2):
         await free_connections.acquire()
     with pytest.raises(XnatUnreachable, match="all 2 connections in use for 0.2 s"):
         await client.get(["xapi", "x"], "u", "p")
-    for _ in range(2):
+    for _slot in range(2):
         free_connections.release()
     client.request_timeout = 5.0
     assert (await client.get(["xapi", "x"], "u", "p")).status == 200
@@ -89,7 +89,7 @@ async def test_waiting_longer_than_the_request_timeout_for_a_connection_fails_cl
 async def test_failed_requests_give_their_connection_back(closed_port_url, slow_xnat):
     url, _counts = slow_xnat
     broken = make_client(closed_port_url, max_connections=1, request_timeout=0.5)
-    for _ in range(3):
+    for _attempt in range(3):
         with pytest.raises(XnatUnreachable, match="cannot connect|no answer"):
             await broken.get(["xapi", "x"], "u", "p")
     # the limit is shared per event loop, so a leaked slot would leave none for this request
@@ -164,7 +164,7 @@ def counted_tls_setups(monkeypatch):
 async def test_tls_settings_are_built_once_and_reused(https_xnat, certificate, counted_tls_setups):
     ca_file = certificate[0]
     client = make_client(https_xnat, ca_file=ca_file)
-    for _ in range(3):
+    for _attempt in range(3):
         assert (await client.get(["xapi", "x"], "u", "p")).status == 200
     # a second client with the same settings, as each spawner has, shares the context
     assert (await make_client(https_xnat, ca_file=ca_file).get(["xapi", "x"], "u", "p")).status == 200
