@@ -75,7 +75,7 @@ def main():
 
     teardown_vars = ["-e", "teardown_remove_data=true"] if args.remove_data else []
     print(f"teardown of {args.inventory} (data {'removed' if args.remove_data else 'kept'})", flush=True)
-    teardown_s, _ = playbook(args.inventory, "playbooks/teardown.yml", "bench-deploy-teardown.log", *teardown_vars)
+    teardown_s, _teardown_totals = playbook(args.inventory, "playbooks/teardown.yml", "bench-deploy-teardown.log", *teardown_vars)
     removed = []
     if not args.keep_images:
         removed = product_images(args.namespace)
