@@ -289,13 +289,18 @@ class PlaybookRun:
 
     def describe(self) -> str:
         tail = "\n".join(self.output.splitlines()[-25:])
-        return f"site.yml exited {self.returncode}; recap {self.recap()}; full log {self.log}\n{tail}"
+        return f"the playbook exited {self.returncode}; recap {self.recap()}; full log {self.log}\n{tail}"
 
 
 def run_site_playbook(log: Path, *extra_args: str) -> PlaybookRun:
     """ansible-playbook -i inventories/local site.yml, from the checkout so its ansible.cfg applies."""
+    return run_playbook(log, "site.yml", *extra_args)
+
+
+def run_playbook(log: Path, playbook: str, *extra_args: str) -> PlaybookRun:
+    """ansible-playbook -i inventories/local <playbook>, from the checkout so its ansible.cfg applies."""
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
-    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/local", "site.yml", *extra_args]
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/local", playbook, *extra_args]
     done = subprocess.run(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=PLAYBOOK_TIMEOUT, check=False)
     log.write_text(done.stdout, encoding="utf-8")
