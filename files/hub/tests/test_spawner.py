@@ -246,8 +246,10 @@ async def test_xnat_refusals_fail_the_spawn_clearly(fake_xnat, docker, make_spaw
     with pytest.raises(web.HTTPError) as info:
         await make_spawner().start()
     assert (info.value.status_code, info.value.get_message()) == (status, message)
-    # what the spawn's progress stream shows ("Spawn failed: ...") holds the whole message
-    assert message in format_exception(info.value)[0]
+    # What the user sees: the spawn page and the progress stream ("Spawn failed: ...") take the message from
+    # format_exception, which without jupyterhub_message would be "HTTP 400: Bad Request (...)" and, on the
+    # page, JupyterHub's generic "Failed to start your server on the last attempt".
+    assert format_exception(info.value)[0] == message
     assert "create_service" not in docker.methods()
 
 

@@ -81,5 +81,5 @@ def test_spawn_when_xnat_is_unreachable(site):
 
     assert answer.status_code == 503, answer.text[:300]
     assert answer.json()["message"] == "XNAT unreachable: could not fetch the launch options."
-    assert site.spawn_failure(UNREACHABLE_SERVER).endswith("XNAT unreachable: could not fetch the launch options.)")
+    assert site.spawn_failure(UNREACHABLE_SERVER) == "Spawn failed: XNAT unreachable: could not fetch the launch options."
     assert site.hub_server(UNREACHABLE_SERVER) is None

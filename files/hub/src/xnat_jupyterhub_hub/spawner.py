@@ -38,8 +38,16 @@ FINAL_TASK_STATES = {"complete", "shutdown", "failed", "rejected", "orphaned", "
 
 
 def _http_error(status, message):
-    # Passed as an argument: JupyterHub %-formats log_message, and Docker or XNAT text may hold '%'.
-    return web.HTTPError(status, "%s", message)
+    """An HTTP error whose message the user sees.
+
+    The message is an argument because JupyterHub %-formats log_message and Docker or XNAT text may hold
+    '%'. jupyterhub_message carries it to the user: without it, JupyterHub's spawn page replaces the
+    reason of a failed spawn with "Failed to start your server on the last attempt", and its progress
+    stream shows "HTTP 400: Bad Request (...)".
+    """
+    error = web.HTTPError(status, "%s", message)
+    error.jupyterhub_message = message
+    return error
 
 
 class XnatSwarmSpawner(SwarmSpawner):
@@ -142,7 +150,7 @@ class XnatSwarmSpawner(SwarmSpawner):
         self._spec = None
 
     async def check_allowed(self, image):
-        raise web.HTTPError(400, "The notebook image is chosen by XNAT, not by the start request.")
+        raise _http_error(400, "The notebook image is chosen by XNAT, not by the start request.")
 
     # --- spawn -----------------------------------------------------------
 
@@ -169,24 +177,24 @@ class XnatSwarmSpawner(SwarmSpawner):
             password = read_secret_file(self.xnat_service_password_file)
         except SettingsError as e:
             self.log.error("Cannot read the XNAT service password: %s", e)
-            raise web.HTTPError(500, "The hub cannot read its XNAT service password.") from None
+            raise _http_error(500, "The hub cannot read its XNAT service password.") from None
         who = self._log_name_safe
         try:
             answer = await self.xnat.get(segments, self.xnat_service_username, password)
         except XnatUnreachable as e:
             self.log.error("Launch options for %s: XNAT unreachable: %s", who, e)
-            raise web.HTTPError(503, "XNAT unreachable: could not fetch the launch options.") from None
+            raise _http_error(503, "XNAT unreachable: could not fetch the launch options.") from None
         if answer.status == 404:
             self.log.warning("Launch options for %s: XNAT has none (HTTP 404)", who)
-            raise web.HTTPError(400, "XNAT has no launch options for this server: start it from XNAT.")
+            raise _http_error(400, "XNAT has no launch options for this server: start it from XNAT.")
         if answer.status in (401, 403):
             self.log.error("Launch options for %s: XNAT rejected the service account %s (HTTP %d)",
                            who, for_log(self.xnat_service_username), answer.status)
-            raise web.HTTPError(
+            raise _http_error(
                 502, f"XNAT rejected the hub's service account (HTTP {answer.status}): tell the site administrator.")
         if answer.status != 200:
             self.log.error("Launch options for %s: HTTP %d from XNAT: %s", who, answer.status, answer.excerpt())
-            raise web.HTTPError(502, f"XNAT failed to return the launch options (HTTP {answer.status}).")
+            raise _http_error(502, f"XNAT failed to return the launch options (HTTP {answer.status}).")
         try:
             options = answer.json()
             return user_options_to_service_spec(
@@ -264,7 +272,7 @@ class XnatSwarmSpawner(SwarmSpawner):
         mounts = self.mounts
         targets = [m["Target"] for m in mounts]
         if len(targets) != len(set(targets)):
-            raise web.HTTPError(400, "Two mounts share one target directory.")
+            raise _http_error(400, "Two mounts share one target directory.")
         env = self.get_env()
         secret_refs = []
         if self._uses_secrets_file(spec.image):
