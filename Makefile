@@ -41,7 +41,7 @@ demo: setup
 	@echo "  XNAT stand-in (for demos, not XNAT):  https://localhost/"
 	@echo "  JupyterHub:                           https://localhost/jupyterhub/"
 	@echo "Log in as 'demo' (has the Jupyter role) or 'viewer' (has not); their passwords are in"
-	@echo "  inventories/.credentials/local/demo-user and .../viewer-user (the admin's in .../xnat-admin)."
+	@echo "  /var/lib/xnat-jupyterhub/local-credentials/demo-user and .../viewer-user (the admin's in .../xnat-admin)."
 	@echo "Launch a notebook from the stand-in's page, on project DEMO01 -> SUBJ01 -> SUBJ01_MR1."
 
 teardown: setup

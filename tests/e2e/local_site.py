@@ -51,8 +51,8 @@ def inventory_vars() -> dict:
 
 
 def credentials_dir() -> Path:
-    # Mirrors site_credentials_dir in the local inventory.
-    return Path(os.environ.get("E2E_CREDENTIALS_DIR", INVENTORY.parent / ".credentials" / INVENTORY.name))
+    """site_credentials_dir of the local inventory (a plain path there), or E2E_CREDENTIALS_DIR."""
+    return Path(os.environ.get("E2E_CREDENTIALS_DIR") or inventory_vars()["site_credentials_dir"])
 
 
 def credential(name: str) -> str:
