@@ -31,6 +31,7 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 STANDIN_SRC = REPO / "files" / "xnat_standin" / "src"
+HUB_SRC = REPO / "files" / "hub" / "src"  # the checkout's hub package, installed in the venv or not
 CHP_PACKAGE = "configurable-http-proxy@5.1.0"
 LOGIN_COOKIE = "jupyterhub-hub-login"
 XSRF_FIELD = re.compile(r'name="_xsrf" value="([^"]+)"')
@@ -235,6 +236,7 @@ async def measure(key, processes, tmp, proxy_bin, standin_url, users, warmup, ar
     proxy_port = free_port()
     env = dict(os.environ,
                PATH=f"{proxy_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(HUB_SRC), os.environ.get("PYTHONPATH")])),
                BENCH_AUTHENTICATOR=key, BENCH_XNAT_URL=standin_url, BENCH_STATE_DIR=str(state_dir),
                BENCH_PROXY_PORT=str(proxy_port), BENCH_PROXY_API_PORT=str(free_port()),
                BENCH_HUB_PORT=str(free_port()), BENCH_HUB_DB=args.hub_db,
