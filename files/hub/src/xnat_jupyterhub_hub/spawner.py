@@ -335,14 +335,18 @@ class XnatSwarmSpawner(SwarmSpawner):
         tasks = await self.docker("tasks", filters={"service": self.object_id or self.object_name})
         return max(tasks, key=lambda t: t.get("CreatedAt", ""), default=None)
 
+    async def _newest_task_status(self):
+        """(state, problem, status) of the newest task; state is "" when there is no task."""
+        status = ((await self._newest_task()) or {}).get("Status") or {}
+        state = (status.get("State") or "").lower()
+        problem = (status.get("Err") or status.get("Message") or state or "no task")[:300]
+        return state, problem, status
+
     async def start_object(self):
         """Wait for the task to run; fail at once when swarm rejects it or cannot place it."""
         unplaceable_since = None
         while True:
-            task = await self._newest_task()
-            status = (task or {}).get("Status") or {}
-            state = (status.get("State") or "").lower()
-            problem = (status.get("Err") or status.get("Message") or state)[:300]
+            state, problem, status = await self._newest_task_status()
             if state == "running":
                 return
             if state in FINAL_TASK_STATES:
@@ -359,11 +363,8 @@ class XnatSwarmSpawner(SwarmSpawner):
             await asyncio.sleep(self.task_poll_interval)
 
     async def _fail_if_task_ended(self):
-        task = await self._newest_task()
-        status = (task or {}).get("Status") or {}
-        state = (status.get("State") or "").lower()
-        if state in FINAL_TASK_STATES or not task:
-            problem = (status.get("Err") or status.get("Message") or state or "no task")[:300]
+        state, problem, _status = await self._newest_task_status()
+        if state in FINAL_TASK_STATES or not state:
             self.log.error("Notebook service %s ended while starting: %s", self.object_name, problem)
             raise _http_error(500, f"The notebook stopped while starting ({state or 'gone'}): {problem}")
 
