@@ -1,15 +1,20 @@
 """A stand-in for the XNAT endpoints the hub calls, served on 127.0.0.1."""
 
+import asyncio
 import base64
 import importlib.metadata
 import json
+import os
 import socket
+import subprocess
 import sys
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from tornado import web
@@ -144,3 +149,99 @@ def entry_points(tmp_path, monkeypatch):
         f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in names.items())
         for group, names in declared.items()))
     monkeypatch.syspath_prepend(str(tmp_path))
+
+
+TEST_HUB_CONFIG = """
+import os
+from jupyterhub.proxy import Proxy
+from xnat_jupyterhub_hub import proxy_headers
+
+class RoutesInMemory(Proxy):
+    routes = {}
+    async def start(self): pass
+    async def stop(self): pass
+    async def add_route(self, routespec, target, data): self.routes[routespec] = {"routespec": routespec, "target": target, "data": data}
+    async def delete_route(self, routespec): self.routes.pop(routespec, None)
+    async def get_all_routes(self): return dict(self.routes)
+
+c = get_config()
+c.JupyterHub.bind_url = "http://127.0.0.1:%s/jupyterhub" % os.environ["TEST_HUB_PORT"]
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:%s" % os.environ["TEST_HUB_API_PORT"]
+c.JupyterHub.proxy_class = RoutesInMemory
+c.JupyterHub.db_url = "sqlite:///jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "cookie_secret"
+c.JupyterHub.spawner_class = "simple"
+c.JupyterHub.implicit_spawn_seconds = 0
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.authenticator_class = "xnat_jupyterhub_hub.authenticator.XnatAuthenticator"
+c.XnatClient.url = os.environ["TEST_XNAT_URL"]
+# As the product's jupyterhub_config.py sets them.
+proxy_headers.install()
+c.JupyterHub.tornado_settings = {"cookie_options": {"samesite": "Lax"}}
+c.JupyterHub.services = [{"name": "xnat", "api_token": os.environ["TEST_SERVICE_TOKEN"]}]
+c.JupyterHub.load_roles = [{"name": "xnat", "scopes": ["read:hub", "admin:users", "servers", "tokens"],
+                            "services": ["xnat"]}]
+"""
+SERVICE_TOKEN = "test-service-token-0123456789abcdef"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LoopbackHub:
+    url: str  # the hub's /jupyterhub/hub URL
+    log_path: Path
+    db_path: Path
+    service_token: str = SERVICE_TOKEN  # of the hub service 'xnat'
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest_asyncio.fixture
+async def loopback_hub(fake_xnat, tmp_path):
+    """A real JupyterHub on loopback with the XNAT authenticator, talking to fake_xnat; its proxy keeps routes in memory.
+
+    The service 'xnat' holds SERVICE_TOKEN and the scopes the product gives XNAT.
+    """
+    (tmp_path / "hub_config.py").write_text(TEST_HUB_CONFIG)
+    port = free_port()
+    env = {**os.environ, "TEST_HUB_PORT": str(free_port()), "TEST_HUB_API_PORT": str(port),
+           "TEST_XNAT_URL": fake_xnat.url, "TEST_SERVICE_TOKEN": SERVICE_TOKEN,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(HUB_DIR / "src"), os.environ.get("PYTHONPATH")]))}
+    log_path = tmp_path / "jupyterhub.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-m", "jupyterhub", "-f", str(tmp_path / "hub_config.py")],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/jupyterhub/hub"
+    try:
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.get(f"{url}/api") as answer:
+                        if answer.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("the hub did not start:\n" + log_path.read_text(errors="replace")[-4000:])
+                await asyncio.sleep(0.2)
+        yield LoopbackHub(url, log_path, tmp_path / "jupyterhub.sqlite")
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def hub_url(loopback_hub):
+    return loopback_hub.url

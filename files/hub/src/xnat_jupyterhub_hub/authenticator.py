@@ -25,6 +25,7 @@ from traitlets import Instance, Integer, Unicode, default
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers.login import LoginHandler
 
+from .api_guard import checked_api_handlers
 from .xnat import XnatClient, XnatUnreachable, for_log, is_xnat_username
 
 # Key in the auth model carrying XNAT's verdict: "role", "all-users" or None (refused).
@@ -116,7 +117,9 @@ class XnatAuthenticator(Authenticator):
     turnstile = Instance(Turnstile, ())
 
     def get_handlers(self, app):
-        return [("/login", XnatLoginHandler)]
+        # JupyterHub puts the authenticator's handlers ahead of its own: the checked API handlers replace its
+        # handlers for the same URLs (see api_guard).
+        return [("/login", XnatLoginHandler), *checked_api_handlers()]
 
     @default("allow_existing_users")
     def _default_allow_existing_users(self):
