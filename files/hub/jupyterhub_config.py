@@ -28,6 +28,7 @@ at start-up with a message naming it.
 | JH_ALLOWED_BIND_PREFIXES | (empty) | comma-separated host directories bind mounts must lie under; empty accepts any |
 | JH_SECRETS_FILE_IMAGES | *xnat-jupyterhub/notebook:* | image patterns that read tokens from a per-notebook secret file, not the environment |
 | JH_ADMIN_USERS | (empty) | comma-separated hub admins (exact XNAT logins) |
+| JH_TRUSTED_PROXIES | (empty) | addresses or networks of further proxies whose X-Forwarded-For/-Proto the hub believes (its own proxy and its container's gateway, where haproxy on the same node connects, always count) |
 | JH_LOG_LEVEL | INFO | hub log level |
 | JH_IDLE_CULLER_TIMEOUT | 0 | seconds without activity after which the hub stops a notebook; 0 = no culling by the hub (below) |
 | JH_IDLE_CULLER_EVERY | 300 | seconds between the idle culler's checks |
@@ -65,6 +66,7 @@ import sys
 # Imported here, not only named below, so that gc.freeze() at the end covers their modules too.
 import xnat_jupyterhub_hub.authenticator  # noqa: F401  # pylint: disable=unused-import
 import xnat_jupyterhub_hub.spawner  # noqa: F401  # pylint: disable=unused-import
+from xnat_jupyterhub_hub import proxy_headers
 from xnat_jupyterhub_hub.db import tune_sqlite
 from xnat_jupyterhub_hub.settings import SettingsError, load_settings
 
@@ -100,6 +102,14 @@ c.JupyterHub.cookie_secret_file = (
 c.ConfigurableHTTPProxy.pid_file = "/tmp/jupyterhub-proxy.pid"
 if settings.proxy_token:
     c.ConfigurableHTTPProxy.auth_token = settings.proxy_token.read()
+
+# Client address and protocol from X-Forwarded-* only through trusted proxies, so a client cannot name its own
+# address in the log and every cookie of a request that reached haproxy over HTTPS is Secure; request bodies of
+# at most 1 MiB.
+proxy_headers.install(settings.trusted_proxies)
+# SameSite=Lax for the hub's cookies and, through JUPYTERHUB_COOKIE_OPTIONS, the notebooks' (which set Secure
+# from the browser's protocol in X-Forwarded-Proto themselves).
+c.JupyterHub.tornado_settings = {"cookie_options": {"samesite": "Lax"}}
 
 # --- XNAT as a hub service ---
 c.JupyterHub.services = [{"name": "xnat", "api_token": settings.xnat_service_token.read()}]

@@ -11,6 +11,8 @@ import stat
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .proxy_headers import parse_networks
+
 
 class SettingsError(Exception):
     """A setting or secret file is missing or wrong; the message says which and why."""
@@ -40,6 +42,7 @@ ENV_VARS = {
     "JH_ALLOWED_BIND_PREFIXES": ("", "comma-separated host directories bind mounts must lie under (empty: any)"),
     "JH_SECRETS_FILE_IMAGES": ("*xnat-jupyterhub/notebook:*", "image patterns that read tokens from a per-notebook secret file instead of the environment"),
     "JH_ADMIN_USERS": ("", "comma-separated hub admin usernames (exact XNAT logins)"),
+    "JH_TRUSTED_PROXIES": ("", "comma-separated addresses or networks of proxies whose X-Forwarded-For/-Proto the hub believes, besides its own proxy and its container's gateway (haproxy on this node)"),
     "JH_LOG_LEVEL": ("INFO", "hub log level"),
     "JH_IDLE_CULLER_TIMEOUT": ("0", "seconds without activity after which the hub stops a notebook; 0 turns the hub's culler off (XNAT culls on its own)"),
     "JH_IDLE_CULLER_EVERY": ("300", "seconds between the idle culler's checks (with JH_IDLE_CULLER_TIMEOUT)"),
@@ -94,6 +97,7 @@ class HubSettings:
     allowed_bind_prefixes: tuple
     secrets_file_images: tuple
     admin_users: tuple
+    trusted_proxies: tuple
     log_level: str
     idle_culler_timeout: int
     idle_culler_every: int
@@ -220,6 +224,10 @@ def load_settings(environ):
     hub_connect_ip = _get(environ, "JH_HUB_CONNECT_IP")
     if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", hub_connect_ip):
         raise SettingsError(f"JH_HUB_CONNECT_IP must be a host name or IPv4 address, got {hub_connect_ip!r}")
+    try:
+        trusted_proxies = parse_networks(_list(environ, "JH_TRUSTED_PROXIES"))
+    except ValueError as e:
+        raise SettingsError(f"JH_TRUSTED_PROXIES: {e}") from None
     for bind_prefix in _list(environ, "JH_ALLOWED_BIND_PREFIXES"):
         if not bind_prefix.startswith("/"):
             raise SettingsError(f"JH_ALLOWED_BIND_PREFIXES: {bind_prefix!r} is not an absolute path")
@@ -261,6 +269,7 @@ def load_settings(environ):
         allowed_bind_prefixes=_list(environ, "JH_ALLOWED_BIND_PREFIXES"),
         secrets_file_images=_list(environ, "JH_SECRETS_FILE_IMAGES"),
         admin_users=_list(environ, "JH_ADMIN_USERS"),
+        trusted_proxies=trusted_proxies,
         log_level=log_level,
         idle_culler_timeout=_number(environ, "JH_IDLE_CULLER_TIMEOUT", int, 0),
         idle_culler_every=_number(environ, "JH_IDLE_CULLER_EVERY", int, 1),
