@@ -42,6 +42,9 @@ class FakeDocker:
         self.services = {}
         self.secret_store = {}
         self.task_states = [{"State": "running"}]
+        # Inspections for which a removed service's task still exists (its container stopping).
+        self.task_lingers = 0
+        self.node_state = "ready"
 
     def __call__(self, method, *args, **kwargs):
         self.calls.append((method, args, kwargs))
@@ -76,7 +79,19 @@ class FakeDocker:
         if not self.services:
             return []
         status = self.task_states.pop(0) if len(self.task_states) > 1 else self.task_states[0]
-        return [{"ID": "task1", "CreatedAt": "2025-03-11T17:24:55Z", "Status": dict(status)}]
+        return [{"ID": "task1", "NodeID": "node1", "CreatedAt": "2025-03-11T17:24:55Z", "Status": dict(status),
+                 "NetworksAttachments": [
+                     {"Network": {"ID": "ingress1", "Spec": {"Name": "ingress"}}, "Addresses": ["10.255.0.9/16"]},
+                     {"Network": {"ID": "net1", "Spec": {"Name": "jh-net"}}, "Addresses": ["10.0.1.7/24"]}]}]
+
+    def inspect_node(self, node_id):
+        return {"ID": node_id, "Status": {"State": self.node_state}}
+
+    def inspect_task(self, task_id):
+        if self.services or self.task_lingers > 0:
+            self.task_lingers -= 1
+            return {"ID": task_id}
+        raise not_found()
 
     def create_secret(self, name, data, labels):
         self.secret_store[name] = {"ID": f"sec-{name}", "Spec": {"Name": name, "Labels": labels}, "data": data}
@@ -161,7 +176,8 @@ async def test_start_builds_the_service_from_xnat_options(fake_xnat, docker, mak
     docker.task_states = [{"State": "pending"}, {"State": "preparing"}, {"State": "running"}]
     spawner = make_spawner()
 
-    assert await spawner.start() == (spawner.object_name, 8888)
+    # The task's own address on the hub's network, never a DNS name that may still point at an old task.
+    assert await spawner.start() == ("10.0.1.7", 8888)
 
     assert fake_xnat.raw_paths == [f"/xapi/jupyterhub/users/{USER}/server/{SERVER}/user-options"]
     service = created_service(docker)
@@ -226,15 +242,88 @@ async def test_default_server_options_path_has_no_double_slash(fake_xnat, docker
     assert fake_xnat.raw_paths == ["/xapi/jupyterhub/users/o%27neil.j/server/user-options"]
 
 
+@pytest.mark.parametrize("server", [".", "..", "a/b?c", "a\0b", "x" * 65, "-lead", "caf\u00e9", "<b>"])
 @pytest.mark.asyncio
-async def test_server_names_are_escaped_in_the_options_path(fake_xnat, docker, make_spawner):
-    fake_xnat.user_options[(USER, "a/b?c")] = XNAT_OPTIONS
-    await make_spawner(server="a/b?c").start()
-    assert fake_xnat.raw_paths == [f"/xapi/jupyterhub/users/{USER}/server/a%2Fb%3Fc/user-options"]
+async def test_invalid_server_names_are_refused_before_xnat_and_docker(fake_xnat, docker, make_spawner, server):
+    fake_xnat.user_options[(USER, server)] = XNAT_OPTIONS
+    with pytest.raises(web.HTTPError) as info:
+        await make_spawner(server=server).start()
+    assert info.value.status_code == 400
+    assert info.value.get_message().startswith("Invalid server name")
+    assert fake_xnat.raw_paths == [] and docker.calls == []
+
+
+@pytest.mark.asyncio
+async def test_stop_returns_once_the_old_task_is_gone(fake_xnat, docker, make_spawner):
+    fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
+    spawner = make_spawner()
+    await spawner.start()
+    docker.task_lingers = 3
+    await spawner.stop()
+    await spawner.run_post_stop_hook()
+    assert docker.services == {}
+    assert docker.methods().count("inspect_task") == 4  # three while it stopped, one that found it gone
+
+
+@pytest.mark.asyncio
+async def test_stop_gives_up_waiting_for_a_task_that_stays(fake_xnat, docker, make_spawner, caplog):
+    fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
+    spawner = make_spawner(old_task_wait=0.2)
+    await spawner.start()
+    docker.task_lingers = 10**6
+    started = time.monotonic()
+    await spawner.run_post_stop_hook()
+    assert 0.2 <= time.monotonic() - started < 3
+    assert "still shutting down" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_notebook_whose_node_is_lost_counts_as_stopped(fake_xnat, docker, make_spawner):
+    fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
+    spawner = make_spawner()
+    await spawner.start()
+    assert await spawner.poll() is None
+    docker.node_state = "down"  # swarm still says the task is running
+    assert await spawner.poll() == "its node is down"
+    # Removing it does not wait for a task that stops only when its node comes back.
+    docker.task_lingers = 10**6
+    started = time.monotonic()
+    await spawner.run_post_stop_hook()
+    assert time.monotonic() - started < 1
+    assert docker.services == {} and "inspect_task" not in docker.methods()
+
+
+@pytest.mark.asyncio
+async def test_a_stop_request_makes_a_start_in_progress_fail_and_clean_up(fake_xnat, docker, make_spawner):
+    fake_xnat.user_options[(USER, SERVER)] = XNAT_OPTIONS
+    docker.task_states = [{"State": "preparing"}]
+    spawner = make_spawner()
+    starting = asyncio.ensure_future(spawner.start())
+    while "create_service" not in docker.methods():
+        await asyncio.sleep(0.01)
+    spawner.request_stop()
+    with pytest.raises(web.HTTPError) as info:
+        await asyncio.wait_for(starting, 5)
+    assert (info.value.status_code, info.value.get_message()) == (409, "The server was stopped while it was starting.")
+    assert docker.services == {} and docker.secret_store == {}
+    # The next start is not affected.
+    docker.task_states = [{"State": "running"}]
+    assert await spawner.start() == ("10.0.1.7", 8888)
+
+
+@pytest.mark.parametrize("stored", [[1], "text", 5, [{"a": 1}]])
+def test_stored_options_that_are_not_an_object_are_replaced(make_spawner, caplog, stored):
+    spawner = make_spawner()
+    spawner.orm_spawner.user_options = stored
+    caplog.set_level(logging.WARNING)
+    spawner.user_options = stored
+    assert spawner.user_options == {}
+    assert spawner.orm_spawner.user_options == {}
+    assert f"its stored start options are {type(stored).__name__}, not an object" in caplog.text
 
 
 @pytest.mark.parametrize("setup, status, message", [
-    (lambda x: None, 400, "XNAT has no launch options for this server: start it from XNAT."),
+    (lambda x: None, 400, f"XNAT has no launch options for server {SERVER}: start it from XNAT."),
     (lambda x: x.accounts.clear(), 502, "XNAT rejected the hub's service account (HTTP 401): tell the site administrator."),
     (lambda x: x.accounts["jupyterhub"].roles.clear(), 502,
      "XNAT rejected the hub's service account (HTTP 403): tell the site administrator."),

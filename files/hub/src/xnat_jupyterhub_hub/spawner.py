@@ -23,8 +23,9 @@ from dockerspawner import SwarmSpawner
 from tornado import web
 from tornado.httpclient import HTTPClientError
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
-from traitlets import Bool, Float, Instance, Integer, List, Unicode, default
+from traitlets import Any, Bool, Float, Instance, Integer, List, Unicode, default, validate
 
+from .api_guard import is_server_name
 from .service_spec import InvalidUserOptions, SpecSettings, service_name, user_options_to_service_spec
 from .settings import SettingsError, read_secret_file
 from .xnat import XnatClient, XnatUnreachable, for_log
@@ -35,6 +36,18 @@ SERVER_LABEL = "xnat-jupyterhub.server"
 
 # Task states after which swarm will not run this task (restart condition "none").
 FINAL_TASK_STATES = {"complete", "shutdown", "failed", "rejected", "orphaned", "remove"}
+# Task states of a notebook that runs or is on its way to running.
+LIVE_TASK_STATES = {"new", "pending", "assigned", "accepted", "ready", "preparing", "starting", "running"}
+
+
+def task_address(task, network):
+    """The IP address of a swarm task on the named network (name or id), or None."""
+    for attachment in (task or {}).get("NetworksAttachments") or []:
+        net = attachment.get("Network") or {}
+        if network in (net.get("ID"), (net.get("Spec") or {}).get("Name")):
+            for cidr in attachment.get("Addresses") or []:
+                return cidr.split("/", 1)[0]
+    return None
 
 
 def _http_error(status, message):
@@ -122,8 +135,35 @@ class XnatSwarmSpawner(SwarmSpawner):
         30.0, help="Seconds the spawner checks before it leaves the rest of the waiting to the hub (http_timeout)."
     ).tag(config=True)
 
+    old_task_wait = Float(
+        30.0, help="Seconds a stop waits for the removed service's task to be gone, so a start under the same name"
+        " never meets the old container."
+    ).tag(config=True)
+
+    # Spawner.user_options is a Dict trait, and JupyterHub 5.5 sets it from the hub database whenever it loads a
+    # server: one stored value that is not an object (JupyterHub stores a start request's body before it checks it)
+    # would stop the hub at every start. Here such a value is logged, replaced by {} and repaired in the database.
+    user_options = Any(help="The start request's options, as XNAT sent them; the configuration comes from XNAT.")
+
+    @default("user_options")
+    def _default_user_options(self):
+        return {}
+
+    @validate("user_options")
+    def _stored_options_are_an_object(self, proposal):
+        value = proposal.value
+        if isinstance(value, dict):
+            return value
+        user = getattr(self, "user", None)
+        self.log.warning("Server %s of %s: its stored start options are %s, not an object; replaced by {}",
+                         for_log(self.name), for_log(getattr(user, "name", "?")), type(value).__name__)
+        if self.orm_spawner is not None:
+            self.orm_spawner.user_options = {}
+        return {}
+
     _executor = None
     _spec = None
+    _stop_requested = False
 
     @property
     def executor(self):
@@ -155,8 +195,13 @@ class XnatSwarmSpawner(SwarmSpawner):
     # --- spawn -----------------------------------------------------------
 
     async def start(self):
+        if not is_server_name(self.name):
+            # Reached from the hub's own pages (the API checks names before it stores them): nothing is created.
+            raise _http_error(400, "Invalid server name: XNAT names servers with letters, digits, '.', '_' and '-'.")
+        self._stop_requested = False
         self._spec = None
         self._spec = await self._fetch_service_spec()
+        self._check_stop_requested()
         self.image = self._spec.image
         try:
             address = await super().start()
@@ -167,6 +212,18 @@ class XnatSwarmSpawner(SwarmSpawner):
             # so a rejected task would otherwise leave its service behind.
             await self._discard_service()
             raise
+
+    def request_stop(self):
+        """Make a start in progress give up at its next step: a stop request arrived while it was starting.
+
+        The start then fails like any other (JupyterHub stops and forgets the server) instead of being
+        cancelled, which would leave JupyterHub's record of the server behind.
+        """
+        self._stop_requested = True
+
+    def _check_stop_requested(self):
+        if self._stop_requested:
+            raise _http_error(409, "The server was stopped while it was starting.")
 
     async def _fetch_service_spec(self):
         segments = ["xapi", "jupyterhub", "users", self.user.name, "server"]
@@ -186,7 +243,8 @@ class XnatSwarmSpawner(SwarmSpawner):
             raise _http_error(503, "XNAT unreachable: could not fetch the launch options.") from None
         if answer.status == 404:
             self.log.warning("Launch options for %s: XNAT has none (HTTP 404)", who)
-            raise _http_error(400, "XNAT has no launch options for this server: start it from XNAT.")
+            which = f"server {self.name}" if self.name else "the default server"
+            raise _http_error(400, f"XNAT has no launch options for {which}: start it from XNAT.")
         if answer.status in (401, 403):
             self.log.error("Launch options for %s: XNAT rejected the service account %s (HTTP %d)",
                            who, for_log(self.xnat_service_username), answer.status)
@@ -346,6 +404,7 @@ class XnatSwarmSpawner(SwarmSpawner):
         """Wait for the task to run; fail at once when swarm rejects it or cannot place it."""
         unplaceable_since = None
         while True:
+            self._check_stop_requested()
             state, problem, status = await self._newest_task_status()
             if state == "running":
                 return
@@ -361,6 +420,50 @@ class XnatSwarmSpawner(SwarmSpawner):
             else:
                 unplaceable_since = None
             await asyncio.sleep(self.task_poll_interval)
+
+    async def poll(self):
+        """None while the notebook's task runs (or starts) on a node that is up; otherwise why not.
+
+        Swarm keeps reporting the last state of a task whose node is lost ("running") for hours, so the
+        node is asked too: a notebook on a node that is down counts as stopped.
+        """
+        task = await self.get_task()
+        if not task:
+            return 0
+        status = task.get("Status") or {}
+        state = (status.get("State") or "").lower()
+        if state not in LIVE_TASK_STATES:
+            return f"task {state}: {(status.get('Err') or status.get('Message') or '')[:200]}"
+        node_id = task.get("NodeID")
+        if node_id:
+            node_state = await self._node_state(node_id)
+            if node_state != "ready":
+                return f"its node is {node_state}"
+        return None
+
+    async def _node_state(self, node_id):
+        """The swarm's view of a node: ready, down, disconnected, unknown, or gone."""
+        try:
+            node = await self.docker("inspect_node", node_id)
+        except APIError as e:
+            if e.status_code == 404:
+                return "gone"
+            raise
+        return ((node.get("Status") or {}).get("State") or "unknown").lower()
+
+    async def get_ip_and_port(self):
+        """The running task's own address on the hub's network, not the service's DNS name.
+
+        After a server is stopped and started again under the same name, swarm's DNS can still answer with the
+        old task's address for a second or more: the proxy and the readiness check must reach the new task.
+        """
+        task = await self._newest_task()
+        address = task_address(task, self.network_name)
+        if not address:
+            self.log.warning("Notebook service %s: its task has no address on network %s; using the service name",
+                             self.object_name, self.network_name)
+            return await super().get_ip_and_port()
+        return address, self.port
 
     async def _fail_if_task_ended(self):
         state, problem, _status = await self._newest_task_status()
@@ -381,6 +484,7 @@ class XnatSwarmSpawner(SwarmSpawner):
         next_task_check = loop.time() + 1.0
         try:
             while loop.time() < deadline:
+                self._check_stop_requested()
                 try:
                     await client.fetch(url, follow_redirects=False, connect_timeout=1.0, request_timeout=2.0)
                     return
@@ -401,20 +505,50 @@ class XnatSwarmSpawner(SwarmSpawner):
     # --- clean-up --------------------------------------------------------
 
     async def remove_object(self):
-        """Remove the service (by id, else by name) and its secrets; already gone is fine."""
+        """Remove the service (by id, else by name) and its secrets, and wait until its task is gone."""
         target = self.object_id or self.object_name
         self.log.info("Removing service %s", target)
+        try:
+            tasks = await self.docker("tasks", filters={"service": target})
+        except APIError as e:
+            if e.status_code != 404:
+                raise
+            tasks = []
         try:
             await self.docker("remove_service", target)
         except APIError as e:
             if e.status_code != 404:
                 raise
+        # A task on a node that is down stops only when the node comes back: nothing to wait for.
+        nodes = {t.get("NodeID") for t in tasks if t.get("NodeID")}
+        up = {n for n in nodes if await self._node_state(n) == "ready"}
+        await self._wait_until_tasks_gone({t["ID"] for t in tasks if not t.get("NodeID") or t["NodeID"] in up})
         for secret in await self.docker("secrets", filters={"label": f"{SERVICE_LABEL}={self.object_name}"}):
             try:
                 await self.docker("remove_secret", secret["ID"])
             except APIError as e:
                 if e.status_code != 404:
                     raise
+
+    async def _wait_until_tasks_gone(self, task_ids):
+        """Until swarm has removed the given tasks (their containers have stopped), or old_task_wait seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.old_task_wait
+        while task_ids and loop.time() < deadline:
+            left = set()
+            for task_id in task_ids:
+                try:
+                    await self.docker("inspect_task", task_id)
+                    left.add(task_id)
+                except APIError as e:
+                    if e.status_code != 404:
+                        raise
+            task_ids = left
+            if task_ids:
+                await asyncio.sleep(self.task_poll_interval)
+        if task_ids:
+            self.log.warning("Notebook service %s: %d task(s) still shutting down after %.0f s",
+                             self.object_name, len(task_ids), self.old_task_wait)
 
     async def _discard_service(self):
         try:
