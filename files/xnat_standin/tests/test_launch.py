@@ -146,10 +146,19 @@ async def test_start_request_validation(standin):
             "itemLabel": "L", "projectId": "DEMO01", "eventTrackingId": "s1", "computeEnvironmentConfigId": 1,
             "hardwareConfigId": 1}
     path = "/xapi/jupyterhub/users/jsmith/server/s1"
+    # XNAT answers these with 500 (defect 22); the stand-in refuses them with 400.
     assert (await standin.call("POST", "/xapi/jupyterhub/users/jsmith/server/s2", auth=USER,
-                               json_body=body)).status == 500
-    assert (await standin.call("POST", path, auth=USER, json_body={**body, "username": "other"})).status == 500
-    assert (await standin.call("POST", path, auth=USER, json_body={**body, "itemLabel": None})).status == 500
+                               json_body=body)).status == 400
+    assert (await standin.call("POST", path, auth=USER, json_body={**body, "username": "other"})).status == 400
+    assert (await standin.call("POST", path, auth=USER, json_body={**body, "itemLabel": None})).status == 400
+    for hostile in ({"itemLabel": "x" * 300}, {"itemLabel": "a\0b"}, {"eventTrackingId": "../../etc"},
+                    {"itemId": ["XNAT_E00001"]}, {"projectId": {"$ne": 1}}, {"hardwareConfigId": 10**30}):
+        reply = await standin.call("POST", path, auth=USER, json_body={**body, **hostile})
+        assert reply.status == 400, (hostile, reply.status, reply.text)
+    for name in (".", "..", "a%00b", "%3Cb%3E", "x" * 65, "caf%C3%A9"):
+        reply = await standin.call("POST", f"/xapi/jupyterhub/users/jsmith/server/{name}", auth=USER,
+                                   json_body={**body, "servername": name})
+        assert reply.status in (400, 404), (name, reply.status, reply.text)
     assert (await standin.call("POST", path, auth=USER, json_body={**body, "hardwareConfigId": "x"})).status == 400
     assert (await standin.call("POST", path, auth=USER, data="{",
                                headers={"Content-Type": "application/json"})).status == 400

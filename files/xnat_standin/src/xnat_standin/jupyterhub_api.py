@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 
 from aiohttp import web
@@ -12,7 +13,7 @@ from .auth import Principal, require_admin, require_self_or_admin
 from .events import EventTracker, event_json
 from .hub_client import HubClient, HubError
 from .responses import (
-    DataFormatError, IllegalArgument, InsufficientPrivileges, NotFound, XnatError, empty, json_response, read_json_of,
+    DataFormatError, InsufficientPrivileges, NotFound, XnatError, empty, json_response, read_json_of,
 )
 from .state import HUB, STATE, State, principal_of, state_of
 from .store import User
@@ -147,8 +148,10 @@ async def create_token(request: web.Request) -> web.Response:
     username = request.match_info["username"]
     require_self_or_admin(principal_of(request), username)
     expires_in = request.query.get("expiresIn")
-    if expires_in is not None and not expires_in.lstrip("-").isdigit():
-        raise DataFormatError(f"Failed to convert value '{expires_in}' to type int")
+    if expires_in is not None and (not expires_in.lstrip("-").isdigit() or len(expires_in) > 18):
+        raise DataFormatError(f"Failed to convert value '{expires_in[:40]}' to type int")
+    if len(request.query.get("note") or "") > 1000:
+        raise DataFormatError("note is longer than 1000 characters")
     token = await _proxy(hub(request).create_token(username, request.query.get("note"),
                                                    None if expires_in is None else int(expires_in)))
     return json_response(_non_null(token, TOKEN_KEYS))
@@ -156,22 +159,49 @@ async def create_token(request: web.Request) -> web.Response:
 
 # -- start and stop (§3.2, §3.4)
 
+# The names the hub accepts for servers (contract §3.1): XNAT's UI names them after event ids such as
+# 20250311T172455123Z. Real XNAT checks neither; the stand-in refuses what the hub would refuse anyway,
+# before it stores anything.
+SERVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# XNAT's ids and labels (projects, subjects, experiments, scans) and data types such as xnat:mrSessionData.
+XNAT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+XSI_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*:[A-Za-z][A-Za-z0-9_]*")
+ID_FIELDS = {"itemId": XNAT_ID, "itemLabel": XNAT_ID, "projectId": XNAT_ID, "xsiType": XSI_TYPE,
+             "eventTrackingId": EVENT_ID}
+
+
 def _validate_start(principal: Principal, body: dict, path_servername: str) -> None:
-    """DefaultJupyterHubService.startServer validation: IllegalArgumentException, HTTP 500."""
+    """DefaultJupyterHubService.startServer's validation, answered with 400, plus the form of every field.
+
+    XNAT answers these IllegalArgumentExceptions with 500 (defect 22) and checks no field's form; the
+    stand-in, which the hostile-input tests exercise, refuses malformed requests with 400 before it
+    stores anything. A client must read both as "refused".
+    """
     problems = []
     if body.get("username") != principal.username:
         problems.append("username must match the logged-in user")
     problems.extend(f"{name} is required" for name in REQUIRED_START_FIELDS if body.get(name) in (None, ""))
     if (body.get("servername") or "") != path_servername:
         problems.append("the server name in the path must equal the request's servername")
-    if problems:
-        raise IllegalArgument("Invalid server start request: " + "; ".join(problems))
+    if path_servername and not SERVER_NAME.fullmatch(path_servername):
+        problems.append("the server name must be a letter or digit, then letters, digits, '.', '_' or '-'"
+                        " (at most 64 characters)")
+    for name, pattern in ID_FIELDS.items():
+        value = body.get(name)
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or not pattern.fullmatch(str(value)):
+            problems.append(f"{name} is not a valid XNAT identifier")
     for name in ("computeEnvironmentConfigId", "hardwareConfigId", "dashboardConfigId"):
         value = body.get(name)
-        if value is not None and (isinstance(value, bool) or not str(value).isdigit()):
-            raise DataFormatError(f"JSON parse error: {name} must be a number")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, str))
+                                  or not str(value).isdigit() or len(str(value)) > 18):
+            problems.append(f"{name} must be a number")
+    if problems:
+        raise DataFormatError("Invalid server start request: " + "; ".join(problems))
     if body.get("dashboardConfigId") is not None:
-        raise IllegalArgument("Dashboards are not supported by the XNAT stand-in.")
+        raise DataFormatError("Dashboards are not supported by the XNAT stand-in.")
 
 
 async def _start(request: web.Request, servername: str) -> web.Response:
@@ -201,11 +231,16 @@ async def start_named_server(request: web.Request) -> web.Response:
 async def _stop(request: web.Request, servername: str) -> web.Response:
     username = request.match_info["username"]
     require_self_or_admin(principal_of(request), username)
+    event_id = request.query.get("eventTrackingId")
+    if servername and not SERVER_NAME.fullmatch(servername):
+        raise DataFormatError("Invalid server name.")
+    if event_id is not None and not EVENT_ID.fullmatch(event_id):
+        raise DataFormatError("eventTrackingId must be letters, digits and . _ : - (at most 128 characters)")
     state = state_of(request)
     user = state.store.user(username)
     if user is None:
         raise NotFound(f"User {username} not found.")
-    state.spawn(stop_server(state, request.app[HUB], user, servername, request.query.get("eventTrackingId")))
+    state.spawn(stop_server(state, request.app[HUB], user, servername, event_id))
     return empty()
 
 
