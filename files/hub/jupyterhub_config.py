@@ -28,7 +28,7 @@ at start-up with a message naming it.
 | JH_ALLOWED_BIND_PREFIXES | (empty) | comma-separated host directories bind mounts must lie under; empty accepts any |
 | JH_SECRETS_FILE_IMAGES | *xnat-jupyterhub/notebook:* | image patterns that read tokens from a per-notebook secret file, not the environment |
 | JH_ADMIN_USERS | (empty) | comma-separated hub admins (exact XNAT logins) |
-| JH_TRUSTED_PROXIES | (empty) | addresses or networks of further proxies whose X-Forwarded-For/-Proto the hub believes (its own proxy and its container's gateway, where haproxy on the same node connects, always count) |
+| JH_TRUSTED_PROXIES | (empty) | further proxies (addresses, networks) whose X-Forwarded-For/-Proto the hub believes |
 | JH_LOG_LEVEL | INFO | hub log level |
 | JH_IDLE_CULLER_TIMEOUT | 0 | seconds without activity after which the hub stops a notebook; 0 = no culling by the hub (below) |
 | JH_IDLE_CULLER_EVERY | 300 | seconds between the idle culler's checks |

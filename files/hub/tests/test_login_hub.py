@@ -14,6 +14,7 @@ import pytest
 PASSWORD = "S3cret:pass word%"
 XSRF_FIELD = re.compile(r'name="_xsrf" value="([^"]+)"')
 
+
 async def log_in(url, username, password):
     """The login form as a browser fills it in: (status of the POST, user name the cookie gives, page text)."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:

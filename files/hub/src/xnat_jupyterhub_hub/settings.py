@@ -42,7 +42,8 @@ ENV_VARS = {
     "JH_ALLOWED_BIND_PREFIXES": ("", "comma-separated host directories bind mounts must lie under (empty: any)"),
     "JH_SECRETS_FILE_IMAGES": ("*xnat-jupyterhub/notebook:*", "image patterns that read tokens from a per-notebook secret file instead of the environment"),
     "JH_ADMIN_USERS": ("", "comma-separated hub admin usernames (exact XNAT logins)"),
-    "JH_TRUSTED_PROXIES": ("", "comma-separated addresses or networks of proxies whose X-Forwarded-For/-Proto the hub believes, besides its own proxy and its container's gateway (haproxy on this node)"),
+    "JH_TRUSTED_PROXIES": ("", "comma-separated addresses or networks of further proxies whose X-Forwarded-For/-Proto"
+                               " the hub believes (its own proxy and its container's gateway always count)"),
     "JH_LOG_LEVEL": ("INFO", "hub log level"),
     "JH_IDLE_CULLER_TIMEOUT": ("0", "seconds without activity after which the hub stops a notebook; 0 turns the hub's culler off (XNAT culls on its own)"),
     "JH_IDLE_CULLER_EVERY": ("300", "seconds between the idle culler's checks (with JH_IDLE_CULLER_TIMEOUT)"),
