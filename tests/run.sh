@@ -25,8 +25,13 @@ layer_molecule_multinode() { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test 
 layer_molecule_site()      { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test -s site; }
 # The local site as a user deploys it, then the browser tests against it.
 layer_e2e() { ansible-playbook -i inventories/local site.yml && pytest -q -p no:cacheprovider tests/e2e; }
+# Faults, restarts and hostile input against the deployed local site (deployed first if it is not up).
+layer_reliability() {
+  curl -ksf -o /dev/null https://localhost/jupyterhub/hub/health || ansible-playbook -i inventories/local site.yml || return
+  pytest -q -p no:cacheprovider tests/reliability
+}
 
-LAYERS=(static unit images hub modules haproxy argspecs molecule_default molecule_multinode molecule_site e2e)
+LAYERS=(static unit images hub modules haproxy argspecs molecule_default molecule_multinode molecule_site e2e reliability)
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${LAYERS[@]}"; exit 0; fi
 selected=("$@"); [ "${#selected[@]}" -eq 0 ] && selected=("${LAYERS[@]}")

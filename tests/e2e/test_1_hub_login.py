@@ -43,6 +43,10 @@ def test_xnat_user_logs_in_at_the_hub_login_form(users, new_context):
     expect(page.locator("#start")).to_be_visible()
     identity = hub_api_in_page(page, "/user")
     assert (identity["status"], identity["json"]["name"]) == (200, BOB), identity
+    # Behind haproxy's TLS the hub's cookies are Secure (a browser never sends them over http://) and SameSite=Lax.
+    cookies = page.context.cookies(HUB_URL + "/hub/")
+    assert {"jupyterhub-hub-login", "jupyterhub-session-id", "_xsrf"} <= {c["name"] for c in cookies}, cookies
+    assert all(c["secure"] and c["sameSite"] == "Lax" for c in cookies), cookies
 
 
 def test_server_started_from_the_hub_instead_of_xnat_is_refused_with_a_clear_message(site, bob_hub):

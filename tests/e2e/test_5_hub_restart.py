@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from urllib.parse import urlsplit
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from browser_steps import log_in_to_hub, wait_for_jupyterlab
@@ -18,7 +19,16 @@ READ_IN_PAGE = """async (url) => {
 
 
 def _open_lab(page, launch) -> None:
-    answer = page.goto(launch.url + "lab")
+    # Every request of the page that has not ended, so that a page that never loads names what it waits for.
+    pending = {}
+    page.on("request", lambda request: pending.__setitem__(id(request), request))
+    page.on("requestfinished", lambda request: pending.pop(id(request), None))
+    page.on("requestfailed", lambda request: pending.pop(id(request), None))
+    try:
+        answer = page.goto(launch.url + "lab")
+    except PlaywrightTimeoutError as e:
+        waiting = [f"{r.method} {r.url} ({r.resource_type})" for r in pending.values()]
+        raise AssertionError(f"{launch.url}lab did not load; requests without an answer: {waiting}") from e
     assert answer.ok, f"{answer.status} at {page.url}"
     assert urlsplit(page.url).path == urlsplit(launch.url).path + "lab", f"sent elsewhere: {page.url}"
     wait_for_jupyterlab(page)

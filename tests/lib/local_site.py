@@ -117,6 +117,14 @@ class XnatAdmin:
     def disable_user(self, username: str) -> None:
         self.call("PUT", f"/xapi/users/{username}/enabled/false")
 
+    def compute_ids(self, environment: str, hardware: str) -> tuple[int, int]:
+        """The ids XNAT gave the compute environment and the hardware with these names."""
+        environments = self.call("GET", "/xapi/compute/environments").json()
+        hardwares = self.call("GET", "/xapi/compute/hardware").json()
+        env_id = next(e["id"] for e in environments if e["computeEnvironment"]["name"] == environment)
+        hw_id = next(h["id"] for h in hardwares if h["hardware"]["name"] == hardware)
+        return env_id, hw_id
+
 
 class HubApi:
     """JupyterHub's REST API through haproxy, with one token."""
@@ -147,6 +155,53 @@ def server_url(user: str, server: str) -> str:
     return f"{HUB_URL}/user/{user}/{server}/"
 
 
+def event_id() -> str:
+    """A new server name and event id as XNAT's page makes them: the time as 20250311T172455123Z."""
+    now = time.time_ns()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9)) + f"{now // 10**6 % 1000:03d}Z"
+
+
+class XnatUser:
+    """One XNAT user driving XNAT's JupyterHub API (the stand-in's, through haproxy) as XNAT's page does."""
+
+    def __init__(self, username: str, password: str):
+        self.username = username
+        self.auth = (username, password)
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        return http(method, BASE_URL + path, auth=self.auth, **kwargs)
+
+    def launch(self, server: str, environment_id: int, hardware_id: int, item: dict) -> str:
+        """POST /xapi/jupyterhub/users/{u}/server/{s}; returns the event id to follow."""
+        body = {"username": self.username, "servername": server, "eventTrackingId": server,
+                "computeEnvironmentConfigId": environment_id, "hardwareConfigId": hardware_id, **item}
+        answer = self.call("POST", f"/xapi/jupyterhub/users/{self.username}/server/{server}", json=body)
+        assert answer.status_code == 200, f"launching {server}: {answer.status_code} {answer.text}"
+        return server
+
+    def stop(self, server: str) -> str:
+        event = "stop-" + event_id()
+        answer = self.call("DELETE", f"/xapi/jupyterhub/users/{self.username}/server/{server}",
+                           params={"eventTrackingId": event})
+        assert answer.status_code == 200, f"stopping {server}: {answer.status_code} {answer.text}"
+        return event
+
+    def finished_event(self, event: str, timeout: float) -> dict:
+        """The event-tracking record once it has succeeded or failed."""
+        def finished():
+            answer = self.call("GET", f"/xapi/event_tracking/{event}")
+            body = answer.json() if answer.status_code == 200 else {}
+            return body if "succeeded" in body else None
+        return wait_until(f"XNAT event {event}", finished, timeout, 0.25)
+
+    def token(self) -> str:
+        """A token for the user's servers, minted through XNAT as its Open link does."""
+        answer = self.call("POST", f"/xapi/jupyterhub/users/{self.username}/tokens",
+                           params={"expiresIn": "3600", "note": "reliability test"})
+        assert answer.status_code == 200, f"token for {self.username}: {answer.status_code} {answer.text}"
+        return answer.json()["token"]
+
+
 class Swarm:
     """The swarm's view of the hub and the notebooks."""
 
@@ -170,6 +225,18 @@ class Swarm:
     def hub_env(self) -> dict[str, str]:
         env = self.service(self.hub_service).attrs["Spec"]["TaskTemplate"]["ContainerSpec"].get("Env") or []
         return dict(item.split("=", 1) for item in env)
+
+
+def hub_login(username: str, password: str) -> tuple[int, str]:
+    """The hub's login form as a browser submits it, through haproxy: (status of the POST, page text)."""
+    session = requests.Session()
+    page = session.get(HUB_URL + "/hub/login", verify=False, timeout=HTTP_TIMEOUT)
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and xsrf, f"the login page answered {page.status_code}"
+    form = {"_xsrf": xsrf.group(1), "username": username, "password": password}
+    answer = session.post(HUB_URL + "/hub/login", data=form, verify=False, timeout=HTTP_TIMEOUT,
+                          allow_redirects=False)
+    return answer.status_code, answer.text
 
 
 def hub_is_healthy() -> bool:

@@ -7,11 +7,14 @@ import time
 
 import pytest
 
+from hub_site import wait_for
+
 MSG_UNREACHABLE = ("XNAT could not be reached to check your login. Try again in a few minutes;"
                    " if this persists, tell the site administrator.")
 UNPLACEABLE_SERVER = "20250311T172455200Z"
 UNREACHABLE_SERVER = "20250311T172455300Z"
 CRASHING_SERVER = "20250311T172455400Z"
+STOPPED_WHILE_STARTING = "20250311T172455500Z"
 
 
 @pytest.fixture(name="leftovers")
@@ -62,6 +65,23 @@ def test_notebook_that_exits_fails_fast_and_is_not_restarted(site):
     assert "task: non-zero exit (3)" in message, message
     assert site.hub_server(CRASHING_SERVER) is None
     assert site.notebook_services(CRASHING_SERVER) == []
+
+
+@pytest.mark.usefixtures("leftovers")
+def test_stopping_a_server_that_is_still_starting(site):
+    # XNAT's launch; while the hub still starts the notebook, XNAT's stop arrives (a user's, or its culler's).
+    site.launch(STOPPED_WHILE_STARTING, "small")
+    wait_for("the hub to be starting the server",
+             lambda: (site.hub_server(STOPPED_WHILE_STARTING) or {}).get("pending") == "spawn", 60, 0.05)
+
+    answer = site.hub_api("DELETE", f"/users/alice/servers/{STOPPED_WHILE_STARTING}", json={"remove": True},
+                          timeout=120)
+
+    # JupyterHub 5.5 alone answers 500 ("pending spawn") when the start takes more than a second to unwind.
+    assert answer.status_code in (202, 204), answer.text[:300]
+    wait_for("the hub to forget the server", lambda: site.hub_server(STOPPED_WHILE_STARTING) is None, 60)
+    wait_for("the notebook's service to be gone", lambda: not site.notebook_services(STOPPED_WHILE_STARTING), 60)
+    assert site.wait_event(STOPPED_WHILE_STARTING, 100)["succeeded"] is False
 
 
 @pytest.mark.usefixtures("xnat_down", "leftovers")

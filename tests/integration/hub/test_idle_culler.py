@@ -48,7 +48,8 @@ def test_idle_server_is_culled(site, culling_hub, xnat_uses):
     wait_for(f"the culler to remove {service.name}", lambda: not site.notebook_services(IDLE_SERVER),
              CULL_TIMEOUT + CULL_EVERY + 45, 1)
 
-    assert site.hub_server(IDLE_SERVER, hub_url=culling_hub) is None
+    # The hub's stop ends once the notebook's container has stopped, a moment after its service is gone.
+    wait_for("the hub to drop the culled server", lambda: site.hub_server(IDLE_SERVER, hub_url=culling_hub) is None, 30)
     assert not [s for s in site.notebook_secrets() if s.name.startswith(service.name)]
     culled = [line for line in site.service_logs(CULL_HUB_SERVICE, tail="all").splitlines()
               if "Culling server" in line and IDLE_SERVER in line]
