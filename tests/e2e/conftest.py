@@ -12,7 +12,9 @@ from browser_steps import (
     CHROMIUM_ARGS, HTTP1_ONLY, Launch, launch_chromium, launch_from_xnat, log_in_to_hub, log_in_to_xnat, new_session,
     open_from_xnat, wait_for_jupyterlab,
 )
-from local_site import ALICE, BASE_URL, BOB, EXPERIMENT_ID, HUB_URL, VIEWER, Passwords, Site, http, wait_until
+from local_site import (
+    ALICE, BASE_URL, BOB, EXPERIMENT_ID, HUB_URL, VIEWER, Passwords, Site, deployed_site, http, wait_until,
+)
 
 LAUNCH_TIMEOUT = 240
 
@@ -26,16 +28,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session", autouse=True)
 def site(tmp_path_factory) -> Site:
-    problem = None
-    try:
-        found = Site.from_inventory(tmp_path_factory.mktemp("playbook-logs"))
-        found.check_deployed()
-    except Exception as e:  # pylint: disable=broad-exception-caught  # whichever it is, the site is not there
-        problem = f"{type(e).__name__}: {e}"
-    if problem:
-        pytest.fail(f"The local site is not deployed or not healthy ({problem}). These tests need it:"
-                    " cd /work/main && .venv/bin/ansible-playbook -i inventories/local site.yml", pytrace=False)
-    return found
+    return deployed_site(tmp_path_factory.mktemp("playbook-logs"))
 
 
 def _remove_servers(site: Site, user: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
+import pytest
 import requests
 import yaml
 
@@ -324,6 +325,20 @@ class Site:
         assert ready is True, f"the hub no longer has {launch.user}/{launch.server} ready"
         wait_until(f"{launch.url} to answer through haproxy",
                    lambda: http("GET", launch.url + "api/status", token=launch.token).status_code == 200, 60)
+
+
+def deployed_site(logs: Path) -> Site:
+    """The deployed local site, or a test failure that says it is not there and how to deploy it."""
+    problem = None
+    try:
+        found = Site.from_inventory(logs)
+        found.check_deployed()
+    except Exception as e:  # pylint: disable=broad-exception-caught  # whichever it is, the site is not there
+        problem = f"{type(e).__name__}: {e}"
+    if problem:
+        pytest.fail(f"The local site is not deployed or not healthy ({problem}). These tests need it:"
+                    " .venv/bin/ansible-playbook -i inventories/local site.yml", pytrace=False)
+    return found
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from local_site import (
-    EXPERIMENT_ID, REPO, XnatUser, Site, hub_is_healthy, inventory_vars, wait_until,
+    EXPERIMENT_ID, REPO, XnatUser, Site, deployed_site, hub_is_healthy, inventory_vars, wait_until,
 )
 
 FIGURES_DIR = REPO / "build" / "reliability"
@@ -52,33 +52,9 @@ def figures() -> Figures:
     return FIGURES
 
 
-def pytest_terminal_summary(terminalreporter):
-    rows = dict(FIGURES.rows)
-    lost = FIGURES_DIR / "worker_lost.json"
-    if lost.is_file():
-        rows["worker lost (molecule site)"] = json.loads(lost.read_text(encoding="utf-8"))["figure"]
-    if not rows:
-        return
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    (FIGURES_DIR / "figures.json").write_text(json.dumps(FIGURES.rows, indent=2), encoding="utf-8")
-    width = max(len(case) for case in rows)
-    terminalreporter.write_sep("=", "reliability figures")
-    for case, figure in rows.items():
-        terminalreporter.write_line(f"{case.ljust(width)}  {figure}")
-
-
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Site:
-    problem = None
-    try:
-        found = Site.from_inventory(tmp_path_factory.mktemp("playbook-logs"))
-        found.check_deployed()
-    except Exception as e:  # pylint: disable=broad-exception-caught  # whichever it is, the site is not there
-        problem = f"{type(e).__name__}: {e}"
-    if problem:
-        pytest.fail(f"The local site is not deployed or not healthy ({problem}). This layer needs it:"
-                    " .venv/bin/ansible-playbook -i inventories/local site.yml", pytrace=False)
-    return found
+    return deployed_site(tmp_path_factory.mktemp("playbook-logs"))
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,8 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
+from loopback_hub import ROUTES_IN_MEMORY, free_port
+
 HUB_DIR = Path(__file__).resolve().parent.parent
 # The suite tests this checkout's package, installed or not, also next to other packages' tests.
 sys.path.insert(0, str(HUB_DIR / "src"))
@@ -151,23 +153,12 @@ def entry_points(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
-TEST_HUB_CONFIG = """
+TEST_HUB_CONFIG = ROUTES_IN_MEMORY + """
 import os
-from jupyterhub.proxy import Proxy
 from xnat_jupyterhub_hub import proxy_headers
 
-class RoutesInMemory(Proxy):
-    routes = {}
-    async def start(self): pass
-    async def stop(self): pass
-    async def add_route(self, routespec, target, data): self.routes[routespec] = {"routespec": routespec, "target": target, "data": data}
-    async def delete_route(self, routespec): self.routes.pop(routespec, None)
-    async def get_all_routes(self): return dict(self.routes)
-
-c = get_config()
 c.JupyterHub.bind_url = "http://127.0.0.1:%s/jupyterhub" % os.environ["TEST_HUB_PORT"]
 c.JupyterHub.hub_bind_url = "http://127.0.0.1:%s" % os.environ["TEST_HUB_API_PORT"]
-c.JupyterHub.proxy_class = RoutesInMemory
 c.JupyterHub.db_url = "sqlite:///jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "cookie_secret"
 c.JupyterHub.spawner_class = "simple"
@@ -183,12 +174,6 @@ c.JupyterHub.load_roles = [{"name": "xnat", "scopes": ["read:hub", "admin:users"
                             "services": ["xnat"]}]
 """
 SERVICE_TOKEN = "test-service-token-0123456789abcdef"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

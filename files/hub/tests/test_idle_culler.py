@@ -9,7 +9,6 @@ import importlib.util
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -21,31 +20,22 @@ from pathlib import Path
 
 import pytest
 
+from loopback_hub import ROUTES_IN_MEMORY, free_port
+
 HUB_DIR = Path(__file__).resolve().parent.parent
 USER = "JSmith"
 IDLE, BUSY = "20250311T172455123Z", "20250311T172500000Z"  # XNAT names servers by launch time
 # Test values only: nothing but the test touches these servers (see jupyterhub_config.py for real ones).
 TIMEOUT, EVERY = 4, 1
 
-TEST_HUB_CONFIG = """
+TEST_HUB_CONFIG = ROUTES_IN_MEMORY + """
 import json, os, sys
 from pathlib import Path
-from jupyterhub.proxy import Proxy
-
-class RoutesInMemory(Proxy):
-    routes = {}
-    async def start(self): pass
-    async def stop(self): pass
-    async def add_route(self, routespec, target, data): self.routes[routespec] = {"routespec": routespec, "target": target, "data": data}
-    async def delete_route(self, routespec): self.routes.pop(routespec, None)
-    async def get_all_routes(self): return dict(self.routes)
 
 work = Path(os.environ["TEST_HUB_DIR"])
 culler = json.loads((work / "culler.json").read_text())
-c = get_config()
 c.JupyterHub.bind_url = "http://127.0.0.1:%s/jupyterhub" % os.environ["TEST_HUB_PORT"]
 c.JupyterHub.hub_bind_url = "http://127.0.0.1:%s" % os.environ["TEST_HUB_API_PORT"]
-c.JupyterHub.proxy_class = RoutesInMemory
 c.JupyterHub.db_url = "sqlite:///%s" % (work / "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = str(work / "cookie_secret")
 c.JupyterHub.authenticator_class = "null"
@@ -58,12 +48,6 @@ c.JupyterHub.services = culler["services"] + [{"name": "tester", "api_token": (w
 c.JupyterHub.load_roles = culler["roles"] + [
     {"name": "tester", "scopes": ["admin:users", "admin:servers", "users:activity"], "services": ["tester"]}]
 """
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def culler_config(work, timeout, every):
