@@ -14,6 +14,9 @@ ansible-lint --offline -q
 echo "--- argument specs"
 python tests/static/check_argument_specs.py
 
+echo "--- contract references"
+python tests/static/check_contract_references.py
+
 echo "--- inventories: declared hosts only, variables valid for every role"
 python tests/inventories/check_hosts.py
 ansible-playbook -i inventories/local tests/inventories/validate.yml >/dev/null
