@@ -52,6 +52,21 @@ def figures() -> Figures:
     return FIGURES
 
 
+def pytest_terminal_summary(terminalreporter):
+    rows = dict(FIGURES.rows)
+    lost = FIGURES_DIR / "worker_lost.json"
+    if lost.is_file():
+        rows["worker lost (molecule site)"] = json.loads(lost.read_text(encoding="utf-8"))["figure"]
+    if not rows:
+        return
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    (FIGURES_DIR / "figures.json").write_text(json.dumps(FIGURES.rows, indent=2), encoding="utf-8")
+    width = max(len(case) for case in rows)
+    terminalreporter.write_sep("=", "reliability figures")
+    for case, figure in rows.items():
+        terminalreporter.write_line(f"{case.ljust(width)}  {figure}")
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Site:
     return deployed_site(tmp_path_factory.mktemp("playbook-logs"))

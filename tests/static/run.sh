@@ -14,14 +14,17 @@ ansible-lint --offline -q
 echo "--- argument specs"
 python tests/static/check_argument_specs.py
 
+echo "--- hub settings: declared once, the hub role agrees"
+python tests/static/check_hub_settings.py
+
 echo "--- contract references"
 python tests/static/check_contract_references.py
 
 echo "--- inventories: declared hosts only, variables valid for every role"
 python tests/inventories/check_hosts.py
-ansible-playbook -i inventories/local tests/inventories/validate.yml >/dev/null
+ansible-playbook -i inventories/local playbooks/validate.yml >/dev/null
 echo "inventories/local: variables valid"
-ansible-playbook -i inventories/example tests/inventories/validate.yml -e vault_xnat_admin_password=placeholder >/dev/null
+ansible-playbook -i inventories/example playbooks/validate.yml -e vault_xnat_admin_password=placeholder >/dev/null
 echo "inventories/example: variables valid"
 
 echo "--- ansible-doc"

@@ -8,13 +8,8 @@ import time
 import aiohttp
 import pytest
 
-from xnat_jupyterhub_hub.proxy_headers import (
-    TrustedProxies,
-    client_of,
-    default_gateway,
-    is_local_address,
-    parse_networks,
-)
+from xnat_jupyterhub_hub.proxy_headers import TrustedProxies, client_of, default_gateway, is_local_address
+from xnat_jupyterhub_hub.settings import parse_networks
 
 GATEWAY = "172.18.0.1"
 TRUSTED = TrustedProxies(parse_networks([GATEWAY]))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from xnat_jupyterhub_hub.settings import ENV_VARS, SettingsError, load_settings, read_secret_file
+from xnat_jupyterhub_hub.settings import SETTINGS, SettingsError, load_settings, read_secret_file, settings_table
 
 HUB_DIR = Path(__file__).resolve().parent.parent
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -85,22 +85,27 @@ def test_values_from_the_environment(environ, secrets_dir):
     "name, value, message",
     [
         ("JH_XNAT_URL", "", "JH_XNAT_URL must be set"),
-        ("JH_XNAT_URL", "ftp://x", "http(s) URL"),
-        ("JH_XNAT_URL", "https://admin:pw@xnat", "must not carry credentials"),
-        ("JH_XNAT_VERIFY_TLS", "maybe", "true or false"),
-        ("JH_START_TIMEOUT", "soon", "whole number"),
+        ("JH_XNAT_URL", "ftp://x", "JH_XNAT_URL must be an http(s) URL"),
+        ("JH_XNAT_URL", "https://admin:pw@xnat", "without credentials"),
+        ("JH_XNAT_VERIFY_TLS", "maybe", "JH_XNAT_VERIFY_TLS must be true or false, got 'maybe'"),
+        ("JH_START_TIMEOUT", "soon", "JH_START_TIMEOUT must be a whole number of seconds, at least 1, got 'soon'"),
         ("JH_START_TIMEOUT", "0", "at least 1"),
-        ("NB_UID", "0", "at least 1"),
-        ("JH_SERVICE_PREFIX", "Jupyter_", "JH_SERVICE_PREFIX"),
-        ("JH_BASE_URL", "/a b", "JH_BASE_URL"),
+        ("JH_PENDING_GRACE", "nan", "JH_PENDING_GRACE must be a number of seconds, at least 0"),
+        ("NB_UID", "0", "NB_UID must be a whole number, at least 1, got '0'"),
+        ("JH_SERVICE_PREFIX", "Jupyter_", "JH_SERVICE_PREFIX must be 1-20 lower-case letters"),
+        ("JH_BASE_URL", "/a b", "JH_BASE_URL must be a URL path"),
+        ("JH_BASE_URL", "/a//b", "JH_BASE_URL must be a URL path"),
         ("JH_HUB_CONNECT_IP", "http://hub", "JH_HUB_CONNECT_IP must be a host name"),
-        ("JH_ALLOWED_BIND_PREFIXES", "data", "not an absolute path"),
-        ("JH_XNAT_CA_FILE", "/nonexistent/ca.pem", "JH_XNAT_CA_FILE"),
+        ("JH_ALLOWED_BIND_PREFIXES", "data", "JH_ALLOWED_BIND_PREFIXES must be absolute paths"),
+        ("JH_ADMIN_USERS", "ok,no way", "JH_ADMIN_USERS must be XNAT usernames"),
+        ("JH_TRUSTED_PROXIES", "10.0.0.0/33", "JH_TRUSTED_PROXIES must be IP addresses or networks"),
+        ("JH_LOG_LEVEL", "loud", "JH_LOG_LEVEL must be DEBUG, INFO"),
+        ("JH_XNAT_CA_FILE", "/nonexistent/ca.pem", "JH_XNAT_CA_FILE: /nonexistent/ca.pem does not exist"),
         ("JH_SECRET_XNAT_PASSWORD", "../etc/passwd", "file name inside JH_SECRETS_DIR"),
-        ("JH_IDLE_CULLER_TIMEOUT", "-1", "JH_IDLE_CULLER_TIMEOUT must be at least 0"),
+        ("JH_IDLE_CULLER_TIMEOUT", "-1", "JH_IDLE_CULLER_TIMEOUT must be a whole number of seconds, at least 0"),
         ("JH_IDLE_CULLER_TIMEOUT", "1h", "JH_IDLE_CULLER_TIMEOUT must be a whole number"),
         ("JH_IDLE_CULLER_TIMEOUT", "90.5", "JH_IDLE_CULLER_TIMEOUT must be a whole number"),
-        ("JH_IDLE_CULLER_EVERY", "0", "JH_IDLE_CULLER_EVERY must be at least 1"),
+        ("JH_IDLE_CULLER_EVERY", "0", "JH_IDLE_CULLER_EVERY must be a whole number of seconds, at least 1"),
     ],
 )
 def test_bad_values_are_named(environ, name, value, message):
@@ -166,12 +171,23 @@ def test_read_secret_file_strips_newlines(tmp_path):
     assert read_secret_file(write_secret(tmp_path, "s", "value")) == "value"
 
 
-def test_config_file_documents_every_variable():
-    doc = (HUB_DIR / "jupyterhub_config.py").read_text()
-    for name, (default, _meaning) in ENV_VARS.items():
-        row = re.search(rf"^\| {name} \| ([^|]*) \|", doc, re.MULTILINE)
-        assert row, f"{name} is not documented in jupyterhub_config.py"
-        assert row.group(1).strip() == (default or "(empty)") or default is None
+def test_every_wrong_value_is_reported_at_once_one_line_each(environ):
+    environ.update(JH_START_TIMEOUT="soon", NB_UID="-5", JH_LOG_LEVEL="loud")
+    with pytest.raises(SettingsError) as info:
+        load_settings(environ)
+    lines = str(info.value).splitlines()
+    assert [line.split(" ")[0] for line in lines] == ["JH_START_TIMEOUT", "NB_UID", "JH_LOG_LEVEL"], lines
+
+
+def test_defaults_are_valid_values():
+    for setting in SETTINGS:
+        if setting.default is not None:
+            setting.reader.read(setting.default)
+
+
+def test_readme_shows_the_settings_table():
+    readme = (HUB_DIR / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme, "files/hub/README.md: paste the output of python -m xnat_jupyterhub_hub.settings"
 
 
 def run_config(environ, tmp_path):
@@ -264,3 +280,22 @@ def test_idle_culler_service_and_its_narrow_role(environ, tmp_path):
     assert role["services"] == ["idle-culler"]
     assert sorted(role["scopes"]) == ["delete:servers", "list:users", "read:servers", "read:users:activity"]
     assert {r["name"]: r for r in config["roles"]}["xnat"]["services"] == ["xnat"]
+
+
+def test_our_traits_default_to_the_declared_defaults():
+    """A setting's trait in this package's own classes starts with the setting's default: one default."""
+    from xnat_jupyterhub_hub.spawner import XnatSwarmSpawner  # pylint: disable=import-outside-toplevel
+    from xnat_jupyterhub_hub.xnat import XnatClient  # pylint: disable=import-outside-toplevel
+
+    own = {"XnatSwarmSpawner": XnatSwarmSpawner, "XnatClient": XnatClient}
+    differing = []
+    for setting in SETTINGS:
+        section, _sep, name = (setting.trait or "").partition(".")
+        cls = own.get(section)
+        if cls is None or name not in cls.class_own_traits() or setting.default is None:
+            continue
+        declared = setting.reader.read(setting.default)
+        default = cls.class_traits()[name].default()
+        if (list(declared) if isinstance(declared, tuple) else declared) != default:
+            differing.append(f"{setting.trait}: {default!r}, declared {setting.env}={setting.default!r}")
+    assert not differing, differing

@@ -33,17 +33,6 @@ MAX_BODY_BYTES = 1024 * 1024
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
-    """Addresses or CIDR networks; ValueError names the first one that is neither."""
-    networks = []
-    for item in items:
-        try:
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
-        except ValueError:
-            raise ValueError(f"{item.strip()!r} is not an IP address or network") from None
-    return tuple(networks)
-
-
 def default_gateway(route_table: str = "/proc/net/route") -> str | None:
     """The IPv4 default gateway of this container or host, from the kernel's routing table."""
     try:

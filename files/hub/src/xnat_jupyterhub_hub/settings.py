@@ -1,115 +1,316 @@
-"""Hub settings: plain values from environment variables, secrets only from files.
+"""Hub settings, each declared once in SETTINGS: its environment variable, how its text is read and
+checked, its default, its meaning and the hub role's variable that sets it.
 
-`load_settings(os.environ)` returns a HubSettings or raises SettingsError
-with a message that names the variable or file at fault. jupyterhub_config.py
-documents every variable in ENV_VARS and applies the result.
+- `load_settings(os.environ)` reads them all and reports every wrong value at once, one line each
+  (SettingsError); jupyterhub_config.py applies the result.
+- `python -m xnat_jupyterhub_hub.settings` prints the table of settings that files/hub/README.md shows.
+- The static test layer checks the hub role's defaults, argument specs and stack template against
+  SETTINGS; the collection's validate playbook checks a site's values with these readers
+  (plugins/filter/site_checks.py), before anything is deployed.
+
+Secrets come only from files (swarm secrets). This module needs the standard library alone, so the
+collection's plugins can load it from the source tree.
 """
 
+from __future__ import annotations
+
+import ipaddress
+import math
 import os
 import re
 import stat
-from dataclasses import dataclass
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
-
-from .proxy_headers import parse_networks
 
 
 class SettingsError(Exception):
-    """A setting or secret file is missing or wrong; the message says which and why."""
+    """Settings or secret files are missing or wrong; the message has one line per problem."""
 
 
-# name -> (default, meaning). None as default means "required".
-ENV_VARS = {
-    "JH_XNAT_URL": (None, "XNAT's root URL, e.g. https://xnat.example.org"),
-    "JH_XNAT_USERNAME": ("jupyterhub", "XNAT service account the hub fetches launch options with"),
-    "JH_XNAT_VERIFY_TLS": ("true", "verify XNAT's TLS certificate"),
-    "JH_XNAT_CA_FILE": ("", "CA bundle for XNAT's certificate (empty: system CAs)"),
-    "JH_XNAT_CLIENT_CERT": ("", "client certificate for mutual TLS with XNAT (key: secret JH_SECRET_XNAT_CLIENT_KEY)"),
-    "JH_XNAT_CONNECT_TIMEOUT": ("5", "seconds to wait for a connection to XNAT"),
-    "JH_XNAT_REQUEST_TIMEOUT": ("20", "seconds to wait for XNAT's whole answer"),
-    "JH_BASE_URL": ("/jupyterhub", "URL prefix of the hub behind the reverse proxy"),
-    "JH_HUB_CONNECT_IP": ("jupyterhub", "name notebooks use to reach the hub: the hub's swarm service name"),
-    "JH_NETWORK": ("jupyterhub", "attachable overlay network shared by the hub and the notebooks"),
-    "JH_DATA_DIR": ("/srv/jupyterhub", "persistent directory for the hub database and generated cookie secret"),
-    "JH_START_TIMEOUT": ("180", "seconds a notebook may take to start"),
-    "JH_HTTP_TIMEOUT": ("75", "seconds a started notebook may take to answer HTTP"),
-    "JH_PENDING_GRACE": ("10", "seconds a notebook task may wait unplaceable before the spawn fails"),
-    "JH_DOCKER_API_THREADS": ("8", "threads making Docker API calls for all spawns"),
-    "JH_SERVICE_PREFIX": ("jupyter", "prefix of notebook service names"),
-    "NB_UID": ("1000", "user id notebooks run as (owner of the XNAT workspaces)"),
-    "NB_GID": ("1000", "group id notebooks run as"),
-    "JH_ALLOWED_IMAGES": ("", "comma-separated image patterns XNAT may launch (empty: any)"),
-    "JH_ALLOWED_BIND_PREFIXES": ("", "comma-separated host directories bind mounts must lie under (empty: any)"),
-    "JH_SECRETS_FILE_IMAGES": ("*xnat-jupyterhub/notebook:*", "image patterns that read tokens from a per-notebook secret file instead of the environment"),
-    "JH_ADMIN_USERS": ("", "comma-separated hub admin usernames (exact XNAT logins)"),
-    "JH_TRUSTED_PROXIES": ("", "comma-separated addresses or networks of further proxies whose X-Forwarded-For/-Proto"
-                               " the hub believes (its own proxy and its container's gateway always count)"),
-    "JH_LOG_LEVEL": ("INFO", "hub log level"),
-    "JH_IDLE_CULLER_TIMEOUT": ("0", "seconds without activity after which the hub stops a notebook; 0 turns the hub's culler off (XNAT culls on its own)"),
-    "JH_IDLE_CULLER_EVERY": ("300", "seconds between the idle culler's checks (with JH_IDLE_CULLER_TIMEOUT)"),
-    "JH_SECRETS_DIR": ("/run/secrets", "directory holding the secret files below"),
-    "JH_SECRET_XNAT_PASSWORD": ("jh_xnat_password", "file name: the XNAT service account's password (required)"),
-    "JH_SECRET_XNAT_SERVICE_TOKEN": ("jh_xnat_service_token", "file name: API token of the hub service 'xnat' (required)"),
-    "JH_SECRET_COOKIE": ("jh_cookie_secret", "file name: cookie secret, 64 hex digits (optional; else generated in JH_DATA_DIR)"),
-    "JH_SECRET_PROXY_TOKEN": ("jh_proxy_auth_token", "file name: proxy auth token (optional; else generated per start)"),
-    "JH_SECRET_XNAT_CLIENT_KEY": ("jh_xnat_client_key", "file name: key of JH_XNAT_CLIENT_CERT (required with it)"),
-    "JH_SECRET_DB_URL": ("jh_db_url", "file name: database URL with credentials (optional; else SQLite in JH_DATA_DIR)"),
-}
+# --- readers: text as an environment variable holds it -> a value, or ValueError saying what was expected ---
 
+@dataclass(frozen=True)
+class Reader:
+    """Turns a setting's text into its value; `expected` completes "must be ..." in error messages."""
+
+    expected: str
+    argspec_type: str = "str"  # the Ansible argument spec type of a role variable that sets it
+
+    def read(self, text: str) -> Any:
+        return text
+
+
+@dataclass(frozen=True)
+class Text(Reader):
+    pattern: str = ""
+    upper: bool = False
+
+    def read(self, text: str) -> Any:
+        value = text.upper() if self.upper else text
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise ValueError(self.expected)
+        return value
+
+
+@dataclass(frozen=True)
+class Flag(Reader):
+    expected: str = "true or false"
+    argspec_type: str = "bool"
+
+    def read(self, text: str) -> bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(self.expected)
+
+
+@dataclass(frozen=True)
+class Number(Reader):
+    minimum: float = 0
+    whole: bool = True
+
+    def read(self, text: str) -> int | float:
+        try:
+            value = int(text) if self.whole else float(text)
+        except ValueError:
+            raise ValueError(self.expected) from None
+        if not math.isfinite(value) or value < self.minimum:
+            raise ValueError(self.expected)
+        return value
+
+
+def whole(unit: str, minimum: int) -> Number:
+    of = f" of {unit}" if unit else ""
+    return Number(f"a whole number{of}, at least {minimum}", "int", minimum, True)
+
+
+def decimal(unit: str, minimum: float) -> Number:
+    of = f" of {unit}" if unit else ""
+    return Number(f"a number{of}, at least {minimum:g}", "float", minimum, False)
+
+
+@dataclass(frozen=True)
+class Names(Reader):
+    """A comma-separated list; each item must match `item_pattern` when one is given."""
+
+    argspec_type: str = "list"
+    item_pattern: str = ""
+
+    def read(self, text: str) -> tuple[str, ...]:
+        items = tuple(item.strip() for item in text.split(",") if item.strip())
+        if self.item_pattern and any(not re.fullmatch(self.item_pattern, item) for item in items):
+            raise ValueError(self.expected)
+        return items
+
+
+@dataclass(frozen=True)
+class Networks(Reader):
+    expected: str = "IP addresses or networks such as 10.20.0.5 or 10.20.0.0/24, comma-separated"
+    argspec_type: str = "list"
+
+    def read(self, text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        try:
+            return parse_networks(item for item in text.split(",") if item.strip())
+        except ValueError:
+            raise ValueError(self.expected) from None
+
+
+@dataclass(frozen=True)
+class Url(Reader):
+    expected: str = "an http(s) URL without credentials, query or fragment, such as https://xnat.example.org"
+
+    def read(self, text: str) -> str:
+        value = text.rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(self.expected)
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError(self.expected)
+        return value
+
+
+@dataclass(frozen=True)
+class UrlPath(Reader):
+    expected: str = "a URL path such as /jupyterhub (letters, digits and . _ ~ - /)"
+
+    def read(self, text: str) -> str:
+        value = "/" + text.strip("/")
+        if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", value) or "//" in value:
+            raise ValueError(self.expected)
+        return value
+
+
+@dataclass(frozen=True)
+class AbsolutePaths(Reader):
+    expected: str = "absolute paths, comma-separated"
+    argspec_type: str = "list"
+
+    def read(self, text: str) -> tuple[str, ...]:
+        items = Names(self.expected).read(text)
+        if any(not item.startswith("/") or "\0" in item for item in items):
+            raise ValueError(self.expected)
+        return items
+
+
+@dataclass(frozen=True)
+class SecretName(Reader):
+    """The file name of a secret under JH_SECRETS_DIR; the file itself is checked by load_settings."""
+
+    expected: str = "a file name inside JH_SECRETS_DIR"
+    required: bool = True
+
+    def read(self, text: str) -> str:
+        if "/" in text or text in (".", "..") or "\0" in text:
+            raise ValueError(self.expected)
+        return text
+
+
+REQUIRED = None  # the default of a setting that has none
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One hub setting. `default` is text, as the environment would carry it; REQUIRED: none."""
+
+    env: str
+    attr: str  # the HubSettings attribute
+    reader: Reader
+    default: str | None
+    meaning: str
+    # The hub role's variable that sets it, and the role's default when it differs on purpose.
+    role_var: str | None = None
+    role_default: Any = field(default=None)
+    # The configurable trait (Class.trait) jupyterhub_config.py sets from it.
+    trait: str | None = None
+
+
+IMAGE_PATTERN_ITEM = r"[^\s,]+"
+SETTINGS: tuple[Setting, ...] = (
+    Setting("JH_XNAT_URL", "xnat_url", Url(), REQUIRED,
+            "XNAT's root URL as the hub reaches it, e.g. https://xnat.example.org", "hub_xnat_url", trait="XnatClient.url"),
+    Setting("JH_XNAT_USERNAME", "xnat_username",
+            Text("an XNAT username", pattern=r"[a-zA-Z][A-Za-z0-9\-_'.]{0,63}"), "jupyterhub",
+            "XNAT service account (role JupyterHub) that reads launch options", "hub_xnat_username", trait="XnatSwarmSpawner.xnat_service_username"),
+    Setting("JH_XNAT_VERIFY_TLS", "xnat_verify_tls", Flag(), "true", "verify XNAT's TLS certificate",
+            "hub_xnat_verify_tls", trait="XnatClient.verify_tls"),
+    Setting("JH_XNAT_CA_FILE", "xnat_ca_file", Text("an absolute path", pattern=r"(/.*)?"), "",
+            "CA bundle for XNAT's certificate (empty: the system CAs); the role mounts hub_xnat_ca_file here", trait="XnatClient.ca_file"),
+    Setting("JH_XNAT_CLIENT_CERT", "xnat_client_cert", Text("an absolute path", pattern=r"(/.*)?"), "",
+            "client certificate for mutual TLS with XNAT; its key is the secret JH_SECRET_XNAT_CLIENT_KEY", trait="XnatClient.client_cert_file"),
+    Setting("JH_XNAT_CONNECT_TIMEOUT", "xnat_connect_timeout", decimal("seconds", 0.1), "5",
+            "seconds to wait for a connection to XNAT", "hub_xnat_connect_timeout", trait="XnatClient.connect_timeout"),
+    Setting("JH_XNAT_REQUEST_TIMEOUT", "xnat_request_timeout", decimal("seconds", 0.1), "20",
+            "seconds to wait for XNAT's whole answer", "hub_xnat_request_timeout", trait="XnatClient.request_timeout"),
+    Setting("JH_BASE_URL", "base_url", UrlPath(), "/jupyterhub", "URL prefix of the hub behind the reverse proxy"),
+    Setting("JH_HUB_CONNECT_IP", "hub_connect_ip",
+            Text("a host name or IPv4 address", pattern=r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"),
+            "jupyterhub", "name notebooks reach the hub by: the hub's alias on the overlay network"),
+    Setting("JH_NETWORK", "network", Text("a Docker network name", pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*"),
+            "jupyterhub", "attachable overlay network shared by the hub and the notebooks", "hub_network",
+            "jupyterhub-network", trait="XnatSwarmSpawner.network_name"),
+    Setting("JH_DATA_DIR", "data_dir", Text("an absolute path", pattern=r"/.*"), "/srv/jupyterhub",
+            "persistent directory: the hub database and the generated cookie secret"),
+    Setting("JH_START_TIMEOUT", "start_timeout", whole("seconds", 1), "180",
+            "seconds a notebook may take to start", "hub_start_timeout", trait="XnatSwarmSpawner.start_timeout"),
+    Setting("JH_HTTP_TIMEOUT", "http_timeout", whole("seconds", 1), "75",
+            "seconds a started notebook may take to answer HTTP", "hub_http_timeout", trait="XnatSwarmSpawner.http_timeout"),
+    Setting("JH_PENDING_GRACE", "pending_grace", decimal("seconds", 0), "10",
+            "seconds a notebook task may stay unplaceable before its spawn fails", "hub_pending_grace", trait="XnatSwarmSpawner.pending_grace"),
+    Setting("JH_DOCKER_API_THREADS", "docker_api_threads", whole("threads", 1), "8",
+            "threads making Docker API calls for all spawns", trait="XnatSwarmSpawner.docker_api_threads"),
+    Setting("JH_SERVICE_PREFIX", "service_prefix",
+            Text("1-20 lower-case letters, digits or '-', starting with a letter", pattern=r"[a-z][a-z0-9-]{0,19}"),
+            "jupyter", "prefix of notebook service names", trait="XnatSwarmSpawner.prefix"),
+    Setting("NB_UID", "notebook_uid", whole("", 1), "1000",
+            "user id notebooks run as (owner of the XNAT workspaces); never 0", "hub_notebook_uid", trait="XnatSwarmSpawner.notebook_uid"),
+    Setting("NB_GID", "notebook_gid", whole("", 0), "1000", "group id notebooks run as",
+            "hub_notebook_gid", trait="XnatSwarmSpawner.notebook_gid"),
+    Setting("JH_ALLOWED_IMAGES", "allowed_images",
+            Names("image patterns, comma-separated", item_pattern=IMAGE_PATTERN_ITEM), "",
+            "image patterns XNAT may launch (empty: any)", "hub_allowed_images", trait="XnatSwarmSpawner.allowed_xnat_images"),
+    Setting("JH_ALLOWED_BIND_PREFIXES", "allowed_bind_prefixes", AbsolutePaths(), "",
+            "host directories bind mounts must lie under (empty: any)", "hub_allowed_bind_prefixes", trait="XnatSwarmSpawner.allowed_bind_prefixes"),
+    Setting("JH_SECRETS_FILE_IMAGES", "secrets_file_images",
+            Names("image patterns, comma-separated", item_pattern=IMAGE_PATTERN_ITEM), "*xnat-jupyterhub/notebook:*",
+            "image patterns whose notebooks read tokens from a secret file, not the environment", trait="XnatSwarmSpawner.secrets_file_images"),
+    Setting("JH_ADMIN_USERS", "admin_users",
+            Names("XNAT usernames, comma-separated", item_pattern=r"[a-zA-Z][A-Za-z0-9\-_'.]{0,63}"), "",
+            "hub admins (exact XNAT logins)", "hub_admin_users"),
+    Setting("JH_TRUSTED_PROXIES", "trusted_proxies", Networks(), "",
+            "further proxies (addresses, networks) whose X-Forwarded-For/-Proto the hub believes",
+            "hub_trusted_proxies"),
+    Setting("JH_LOG_LEVEL", "log_level",
+            Text("DEBUG, INFO, WARNING, ERROR or CRITICAL", pattern="DEBUG|INFO|WARNING|ERROR|CRITICAL", upper=True),
+            "INFO", "hub log level", "hub_log_level", trait="Application.log_level"),
+    Setting("JH_IDLE_CULLER_TIMEOUT", "idle_culler_timeout", whole("seconds", 0), "0",
+            "seconds without activity after which the hub stops a notebook; 0: no culling by the hub",
+            # The role turns culling on with hub_idle_culler_enabled and then passes this timeout.
+            "hub_idle_culler_timeout", 3600),
+    Setting("JH_IDLE_CULLER_EVERY", "idle_culler_every", whole("seconds", 1), "300",
+            "seconds between the idle culler's checks", "hub_idle_culler_every"),
+    Setting("JH_SECRETS_DIR", "secrets_dir", Text("an absolute path", pattern=r"/.*"), "/run/secrets",
+            "directory of the secret files below"),
+    Setting("JH_SECRET_XNAT_PASSWORD", "xnat_password", SecretName(), "jh_xnat_password",
+            "file: the XNAT service account's password (required)"),
+    Setting("JH_SECRET_XNAT_SERVICE_TOKEN", "xnat_service_token", SecretName(), "jh_xnat_service_token",
+            "file: API token of the hub service 'xnat', XNAT's jupyterHubToken (required)"),
+    Setting("JH_SECRET_COOKIE", "cookie_secret", SecretName(required=False), "jh_cookie_secret",
+            "file: cookie secret, 64 hex digits (optional: else generated in JH_DATA_DIR)"),
+    Setting("JH_SECRET_PROXY_TOKEN", "proxy_token", SecretName(required=False), "jh_proxy_auth_token",
+            "file: proxy auth token (optional: else generated per start)"),
+    Setting("JH_SECRET_XNAT_CLIENT_KEY", "xnat_client_key", SecretName(required=False), "jh_xnat_client_key",
+            "file: key of JH_XNAT_CLIENT_CERT (required with it)"),
+    Setting("JH_SECRET_DB_URL", "db_url", SecretName(required=False), "jh_db_url",
+            "file: database URL with credentials (optional: else SQLite in JH_DATA_DIR)"),
+)
+SETTINGS_BY_ENV: dict[str, Setting] = {s.env: s for s in SETTINGS}
 KNOWN_WEAK_TOKENS = {"secret-token", "jupyterhub", "changeme", "password"}
 MIN_TOKEN_LENGTH = 16
 
 
+def parse_networks(items: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or CIDR networks; ValueError names the first one that is neither."""
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"{item.strip()!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class SecretFile:
-    """A validated secret: where it is and what it holds (the value never appears in repr)."""
+    """A validated secret: where it is (its value is read on demand and never appears in repr)."""
 
     path: str
 
-    def read(self):
+    def read(self) -> str:
         return read_secret_file(self.path)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"SecretFile({self.path!r})"
 
 
-@dataclass(frozen=True)
 class HubSettings:
-    xnat_url: str
-    xnat_username: str
-    xnat_verify_tls: bool
-    xnat_ca_file: str
-    xnat_client_cert: str
-    xnat_client_key: SecretFile | None
-    xnat_connect_timeout: float
-    xnat_request_timeout: float
-    base_url: str
-    hub_connect_ip: str
-    network: str
-    data_dir: str
-    start_timeout: int
-    http_timeout: int
-    pending_grace: float
-    docker_api_threads: int
-    service_prefix: str
-    notebook_uid: int
-    notebook_gid: int
-    allowed_images: tuple
-    allowed_bind_prefixes: tuple
-    secrets_file_images: tuple
-    admin_users: tuple
-    trusted_proxies: tuple
-    log_level: str
-    idle_culler_timeout: int
-    idle_culler_every: int
-    xnat_password: SecretFile
-    xnat_service_token: SecretFile
-    cookie_secret: SecretFile | None
-    proxy_token: SecretFile | None
-    db_url: SecretFile | None
+    """The settings' values by attribute name (Setting.attr); secrets as SecretFile or None."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:  # only reached for names that are not settings
+        raise AttributeError(f"no hub setting {name!r}")
+
+    def __repr__(self) -> str:
+        return "HubSettings(" + ", ".join(f"{k}={v!r}" for k, v in sorted(self.__dict__.items())) + ")"
 
 
-def read_secret_file(path):
+def read_secret_file(path: str) -> str:
     """Content of a secret file, stripped; SettingsError if missing, empty or readable by others."""
     try:
         info = os.stat(path)
@@ -134,149 +335,83 @@ def read_secret_file(path):
     return value
 
 
-def _get(environ, name):
-    default = ENV_VARS[name][0]
-    value = environ.get(name, "").strip()
-    if not value:
-        if default is None:
-            raise SettingsError(f"{name} must be set: {ENV_VARS[name][1]}")
-        return default
-    return value
-
-
-def _bool(environ, name):
-    value = _get(environ, name).lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, got {value!r}")
-
-
-def _number(environ, name, kind, minimum):
-    text = _get(environ, name)
+def problem_with(setting: Setting, text: str) -> str | None:
+    """Why `text` is not a valid value of `setting`, or None when it is."""
     try:
-        value = kind(text)
-    except ValueError:
-        raise SettingsError(f"{name} must be a {'whole ' if kind is int else ''}number, got {text!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, got {text!r}")
-    return value
-
-
-def _list(environ, name):
-    return tuple(item.strip() for item in _get(environ, name).split(",") if item.strip())
-
-
-def _secret(environ, name, required):
-    """A SecretFile for a JH_SECRET_* variable.
-
-    Optional secrets may be absent, but only under their default file name:
-    a name set explicitly must exist.
-    """
-    directory = _get(environ, "JH_SECRETS_DIR")
-    filename = _get(environ, name)
-    if "/" in filename or filename in (".", ".."):
-        raise SettingsError(f"{name} must be a file name inside JH_SECRETS_DIR, got {filename!r}")
-    path = os.path.join(directory, filename)
-    explicit = bool(environ.get(name, "").strip())
-    if not required and not explicit and not os.path.lexists(path):
-        return None
-    try:
-        read_secret_file(path)
-    except SettingsError as e:
-        raise SettingsError(f"{name}: {e}") from None
-    return SecretFile(path)
-
-
-def _xnat_url(environ):
-    value = _get(environ, "JH_XNAT_URL").rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"JH_XNAT_URL must be an http(s) URL, got {value!r}")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise SettingsError("JH_XNAT_URL must not carry credentials, a query or a fragment")
-    return value
-
-
-def _base_url(environ):
-    value = "/" + _get(environ, "JH_BASE_URL").strip("/")
-    if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", value):
-        raise SettingsError(f"JH_BASE_URL must be a URL path such as /jupyterhub, got {value!r}")
-    return value
-
-
-def load_settings(environ):
-    """HubSettings from an environment mapping; SettingsError names the first problem."""
-    prefix = _get(environ, "JH_SERVICE_PREFIX")
-    if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", prefix):
-        raise SettingsError(
-            f"JH_SERVICE_PREFIX must be 1-20 lower-case letters, digits or '-', starting with a letter; got {prefix!r}"
-        )
-    log_level = _get(environ, "JH_LOG_LEVEL").upper()
-    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise SettingsError(f"JH_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
-    client_cert = environ.get("JH_XNAT_CLIENT_CERT", "").strip()
-    if client_cert and not os.path.isfile(client_cert):
-        raise SettingsError(f"JH_XNAT_CLIENT_CERT: {client_cert} does not exist")
-    ca_file = environ.get("JH_XNAT_CA_FILE", "").strip()
-    if ca_file and not os.path.isfile(ca_file):
-        raise SettingsError(f"JH_XNAT_CA_FILE: {ca_file} does not exist")
-    hub_connect_ip = _get(environ, "JH_HUB_CONNECT_IP")
-    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", hub_connect_ip):
-        raise SettingsError(f"JH_HUB_CONNECT_IP must be a host name or IPv4 address, got {hub_connect_ip!r}")
-    try:
-        trusted_proxies = parse_networks(_list(environ, "JH_TRUSTED_PROXIES"))
+        setting.reader.read(text)
     except ValueError as e:
-        raise SettingsError(f"JH_TRUSTED_PROXIES: {e}") from None
-    for bind_prefix in _list(environ, "JH_ALLOWED_BIND_PREFIXES"):
-        if not bind_prefix.startswith("/"):
-            raise SettingsError(f"JH_ALLOWED_BIND_PREFIXES: {bind_prefix!r} is not an absolute path")
+        return str(e)
+    return None
 
-    token = _secret(environ, "JH_SECRET_XNAT_SERVICE_TOKEN", required=True)
-    token_value = token.read()
-    if len(token_value) < MIN_TOKEN_LENGTH or token_value.lower() in KNOWN_WEAK_TOKENS:
-        raise SettingsError(
-            f"JH_SECRET_XNAT_SERVICE_TOKEN: the token in {token.path} is too weak:"
-            f" use at least {MIN_TOKEN_LENGTH} random characters (e.g. openssl rand -hex 32)"
-        )
-    cookie = _secret(environ, "JH_SECRET_COOKIE", required=False)
-    if cookie and not re.fullmatch(r"[0-9a-fA-F]{64}", cookie.read()):
-        raise SettingsError(
-            f"JH_SECRET_COOKIE: {cookie.path} must hold 64 hex digits (openssl rand -hex 32)"
-        )
 
-    return HubSettings(
-        xnat_url=_xnat_url(environ),
-        xnat_username=_get(environ, "JH_XNAT_USERNAME"),
-        xnat_verify_tls=_bool(environ, "JH_XNAT_VERIFY_TLS"),
-        xnat_ca_file=ca_file,
-        xnat_client_cert=client_cert,
-        xnat_client_key=_secret(environ, "JH_SECRET_XNAT_CLIENT_KEY", required=True) if client_cert else None,
-        xnat_connect_timeout=_number(environ, "JH_XNAT_CONNECT_TIMEOUT", float, 0.1),
-        xnat_request_timeout=_number(environ, "JH_XNAT_REQUEST_TIMEOUT", float, 0.1),
-        base_url=_base_url(environ),
-        hub_connect_ip=hub_connect_ip,
-        network=_get(environ, "JH_NETWORK"),
-        data_dir=_get(environ, "JH_DATA_DIR"),
-        start_timeout=_number(environ, "JH_START_TIMEOUT", int, 1),
-        http_timeout=_number(environ, "JH_HTTP_TIMEOUT", int, 1),
-        pending_grace=_number(environ, "JH_PENDING_GRACE", float, 0),
-        docker_api_threads=_number(environ, "JH_DOCKER_API_THREADS", int, 1),
-        service_prefix=prefix,
-        notebook_uid=_number(environ, "NB_UID", int, 1),
-        notebook_gid=_number(environ, "NB_GID", int, 0),
-        allowed_images=_list(environ, "JH_ALLOWED_IMAGES"),
-        allowed_bind_prefixes=_list(environ, "JH_ALLOWED_BIND_PREFIXES"),
-        secrets_file_images=_list(environ, "JH_SECRETS_FILE_IMAGES"),
-        admin_users=_list(environ, "JH_ADMIN_USERS"),
-        trusted_proxies=trusted_proxies,
-        log_level=log_level,
-        idle_culler_timeout=_number(environ, "JH_IDLE_CULLER_TIMEOUT", int, 0),
-        idle_culler_every=_number(environ, "JH_IDLE_CULLER_EVERY", int, 1),
-        xnat_password=_secret(environ, "JH_SECRET_XNAT_PASSWORD", required=True),
-        xnat_service_token=token,
-        cookie_secret=cookie,
-        proxy_token=_secret(environ, "JH_SECRET_PROXY_TOKEN", required=False),
-        db_url=_secret(environ, "JH_SECRET_DB_URL", required=False),
-    )
+def _text(environ: Mapping[str, str], setting: Setting) -> str | None:
+    """The setting's text from the environment, its default, or None when required and absent."""
+    value = (environ.get(setting.env) or "").strip()
+    return value or setting.default
+
+
+def load_settings(environ: Mapping[str, str]) -> HubSettings:
+    """HubSettings from an environment mapping; SettingsError with one line per wrong value."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for setting in SETTINGS:
+        text = _text(environ, setting)
+        if text is None:
+            problems.append(f"{setting.env} must be set: {setting.meaning}")
+            continue
+        try:
+            values[setting.attr] = setting.reader.read(text)
+        except ValueError as e:
+            problems.append(f"{setting.env} must be {e}, got {text[:80]!r}")
+    if not problems:
+        problems += _check_files_and_secrets(environ, values)
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return HubSettings(values)
+
+
+def _check_files_and_secrets(environ: Mapping[str, str], values: dict[str, Any]) -> list[str]:
+    """Files named by settings exist; secret files are readable only by the hub; the token is strong."""
+    problems = []
+    for attr, env in (("xnat_ca_file", "JH_XNAT_CA_FILE"), ("xnat_client_cert", "JH_XNAT_CLIENT_CERT")):
+        if values[attr] and not os.path.isfile(values[attr]):
+            problems.append(f"{env}: {values[attr]} does not exist")
+    for setting in SETTINGS:
+        if not isinstance(setting.reader, SecretName):
+            continue
+        path = os.path.join(values["secrets_dir"], values[setting.attr])
+        explicit = bool((environ.get(setting.env) or "").strip())
+        needed = setting.reader.required or (setting.attr == "xnat_client_key" and values["xnat_client_cert"])
+        if not needed and not explicit and not os.path.lexists(path):
+            values[setting.attr] = None
+            continue
+        try:
+            read_secret_file(path)
+        except SettingsError as e:
+            problems.append(f"{setting.env}: {e}")
+            values[setting.attr] = None
+            continue
+        values[setting.attr] = SecretFile(path)
+    token = values.get("xnat_service_token")
+    if token is not None:
+        text = token.read()
+        if len(text) < MIN_TOKEN_LENGTH or text.lower() in KNOWN_WEAK_TOKENS:
+            problems.append(f"JH_SECRET_XNAT_SERVICE_TOKEN: the token in {token.path} is too weak:"
+                            f" use at least {MIN_TOKEN_LENGTH} random characters (e.g. openssl rand -hex 32)")
+    cookie = values.get("cookie_secret")
+    if cookie is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", cookie.read()):
+        problems.append(f"JH_SECRET_COOKIE: {cookie.path} must hold 64 hex digits (openssl rand -hex 32)")
+    return problems
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting (files/hub/README.md shows it)."""
+    rows = ["| Variable | Default | Meaning | Set by the hub role's |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        default = "(required)" if s.default is None else (s.default or "(empty)")
+        rows.append(f"| {s.env} | {default} | {s.meaning} | {s.role_var or ''} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(settings_table())
