@@ -9,7 +9,7 @@ if ! command -v haproxy >/dev/null; then
   echo "installing haproxy"
   apt-get install -y -q haproxy >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q haproxy >/dev/null; }
 fi
-haproxy -v | head -1
+haproxy -v | sed -n 1p  # sed reads to the end: head would close the pipe early (SIGPIPE under pipefail)
 
 failed=0
 for case in tests/haproxy/cases/*.yml; do
