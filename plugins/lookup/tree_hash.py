@@ -42,7 +42,7 @@ options:
 EXAMPLES = r"""
 - name: Tag the hub image by its source tree
   ansible.builtin.set_fact:
-    hub_tag: "{{ lookup('xnat_jupyterhub.deploy.tree_hash', 'files/hub', exclude=['notebook', 'tests'], length=12) }}"
+    hub_tag: "{{ lookup('xnat_jupyterhub.deploy.tree_hash', 'files/hub', exclude=['tests'], length=12) }}"
 """
 
 RETURN = r"""

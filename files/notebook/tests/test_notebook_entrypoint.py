@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ENTRYPOINT = Path(__file__).resolve().parent.parent / "notebook" / "entrypoint"
+ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint"
 SHOW_ENV = (sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))")
 
 
