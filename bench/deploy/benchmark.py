@@ -75,7 +75,8 @@ def main():
 
     teardown_vars = ["-e", "teardown_remove_data=true"] if args.remove_data else []
     print(f"teardown of {args.inventory} (data {'removed' if args.remove_data else 'kept'})", flush=True)
-    teardown_s, _teardown_totals = playbook(args.inventory, "playbooks/teardown.yml", "bench-deploy-teardown.log", *teardown_vars)
+    teardown_s, _teardown_totals = playbook(args.inventory, "playbooks/teardown.yml", "bench-deploy-teardown.log",
+                                            *teardown_vars)
     removed = []
     if not args.keep_images:
         removed = product_images(args.namespace)
@@ -92,7 +93,8 @@ def main():
 
     print()
     print(f"{'run':<14}{'wall s':>9}{'target s':>10}{'ratio':>8}{'changed':>9}")
-    print(f"{'fresh deploy':<14}{fresh_s:>9.0f}{TARGET_FRESH:>10.0f}{fresh_s / TARGET_FRESH:>8.2f}{fresh['changed']:>9}")
+    print(f"{'fresh deploy':<14}{fresh_s:>9.0f}{TARGET_FRESH:>10.0f}{fresh_s / TARGET_FRESH:>8.2f}"
+          f"{fresh['changed']:>9}")
     print(f"{'re-run':<14}{rerun_s:>9.0f}{TARGET_RERUN:>10.0f}{rerun_s / TARGET_RERUN:>8.2f}{rerun['changed']:>9}")
     if args.keep_images:
         builds = "without image builds (--keep-images)"

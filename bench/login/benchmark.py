@@ -117,7 +117,7 @@ def proxy_bin_dir(tmp):
                        stderr=subprocess.PIPE)
     except (OSError, subprocess.SubprocessError) as e:
         detail = getattr(e, "stderr", b"") or b""
-        raise BenchError(f"cannot install {CHP_PACKAGE} with npm: {e} {detail.decode(errors='replace')[-500:]}")
+        raise BenchError(f"cannot install {CHP_PACKAGE} with npm: {e} {detail.decode(errors='replace')[-500:]}") from e
     return prefix / "node_modules" / ".bin"
 
 
@@ -131,7 +131,7 @@ async def wait_until_up(url, process, what, ok=lambda status: status < 500):
                 async with session.get(url) as answer:
                     if ok(answer.status):
                         return
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             await asyncio.sleep(0.2)
     raise BenchError(f"{what} did not answer {url} within {STARTUP_SECONDS} s")
@@ -222,7 +222,7 @@ async def all_log_in(base, accounts, timeout):
             return_exceptions=True)
         wall = time.perf_counter() - started
         failures = [f"{name}: {outcome if isinstance(outcome, BenchError) else repr(outcome)}"
-                    for name, outcome in zip(accounts, outcomes) if isinstance(outcome, BaseException)]
+                    for name, outcome in zip(accounts, outcomes, strict=True) if isinstance(outcome, BaseException)]
         if failures:
             raise BenchError(f"{len(failures)} of {len(accounts)} logins failed; first: " + "; ".join(failures[:3]))
         stall = await read_stall(base)

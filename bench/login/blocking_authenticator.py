@@ -8,9 +8,8 @@ compares only blocking against non-blocking HTTP.
 from urllib.parse import quote
 
 import requests
-from traitlets import Float, Unicode
-
 from jupyterhub.auth import Authenticator
+from traitlets import Float, Unicode
 
 XNAT_ACCESS = "xnat_access"
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -30,8 +30,19 @@ import docker
 from docker.errors import DockerException, NotFound
 
 from swarm_site import (
-    BASELINE_PREFIX, HUB_SERVICE, IMAGES_FILE, NOTEBOOK_PORT, NOTEBOOK_PREFIX, PREFIX, PROBE_SERVICE, STANDIN_SERVICE,
-    BenchError, Site, live_owner, load_images, remove_owned,
+    BASELINE_PREFIX,
+    HUB_SERVICE,
+    IMAGES_FILE,
+    NOTEBOOK_PORT,
+    NOTEBOOK_PREFIX,
+    PREFIX,
+    PROBE_SERVICE,
+    STANDIN_SERVICE,
+    BenchError,
+    Site,
+    live_owner,
+    load_images,
+    remove_owned,
 )
 
 TARGET_SINGLE = 1.3
@@ -62,7 +73,7 @@ class Crowd:
 
 def event_id(offset_ms=0):
     """XNAT's eventTrackingId, also the server name: ISO time without '-', ':' and '.'."""
-    now = datetime.now(timezone.utc) + timedelta(milliseconds=offset_ms)
+    now = datetime.now(UTC) + timedelta(milliseconds=offset_ms)
     return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z"
 
 
@@ -202,7 +213,8 @@ async def measure(site, args):
     loop.set_default_executor(ThreadPoolExecutor(2 * MAX_CONCURRENT, thread_name_prefix="docker"))
     await asyncio.to_thread(site.deploy)
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=4 * MAX_CONCURRENT)) as session:
+    async with aiohttp.ClientSession(timeout=timeout,
+                                     connector=aiohttp.TCPConnector(limit=4 * MAX_CONCURRENT)) as session:
         runs = Runs(site, session, args)
         if args.warmup:
             print("warm-up: one start on each side (not counted)", file=sys.stderr)
@@ -212,14 +224,16 @@ async def measure(site, args):
         for i in range(1, args.repeat + 1):
             print(f"1 at a time: run {i} of {args.repeat}", file=sys.stderr)
             # alternate which side goes first, so a drift in the machine's load hits both alike
-            sides = [("ours", runs.one_ours, f"solo{i:02d}"), ("baseline", runs.one_baseline, f"{BASELINE_PREFIX}-solo{i:02d}")]
+            sides = [("ours", runs.one_ours, f"solo{i:02d}"),
+                     ("baseline", runs.one_baseline, f"{BASELINE_PREFIX}-solo{i:02d}")]
             for side, start, name in sides if i % 2 else reversed(sides):
                 single[side].append(await start(name))
         crowd = {"ours": [], "baseline": []}
         for i in range(1, args.concurrent_rounds + 1):
             print(f"{args.concurrent} at once: round {i} of {args.concurrent_rounds}", file=sys.stderr)
             users = [f"crowd{i:02d}x{k:02d}" for k in range(1, args.concurrent + 1)]
-            sides = [("ours", runs.crowd_ours, users), ("baseline", runs.crowd_baseline, [f"{BASELINE_PREFIX}-{u}" for u in users])]
+            sides = [("ours", runs.crowd_ours, users),
+                     ("baseline", runs.crowd_baseline, [f"{BASELINE_PREFIX}-{u}" for u in users])]
             for side, start, names in sides if i % 2 else reversed(sides):
                 crowd[side].append(await start(names))
     return single, crowd
@@ -227,7 +241,8 @@ async def measure(site, args):
 
 def users_of(args):
     users = [WARMUP_USER] + [f"solo{i:02d}" for i in range(1, args.repeat + 1)]
-    users += [f"crowd{i:02d}x{k:02d}" for i in range(1, args.concurrent_rounds + 1) for k in range(1, args.concurrent + 1)]
+    users += [f"crowd{i:02d}x{k:02d}"
+              for i in range(1, args.concurrent_rounds + 1) for k in range(1, args.concurrent + 1)]
     return users
 
 
@@ -275,12 +290,14 @@ def report(single, crowd, hub_log, site, args, load_before, elapsed):
           f" XNAT startPollingInterval {args.xnat_polling_interval} s; readiness checked every {args.poll_interval} s"
           " on both sides")
     print(f"{'':<32}{'ours (s)':>10}{'baseline (s)':>14}{'ours/baseline':>15}   target")
-    for label, ours, base, target in ((f"1 at a time (median of {args.repeat})", ours_single, base_single, TARGET_SINGLE),
-                                      (f"{args.concurrent} at once ({rounds})", ours_crowd, base_crowd, TARGET_CONCURRENT)):
+    for label, ours, base, target in (
+            (f"1 at a time (median of {args.repeat})", ours_single, base_single, TARGET_SINGLE),
+            (f"{args.concurrent} at once ({rounds})", ours_crowd, base_crowd, TARGET_CONCURRENT)):
         ratio = ours / base
         print(f"{label:<32}{ours:>10.2f}{base:>14.2f}{ratio:>14.2f}x   {verdict(ratio, target)}")
-    print(f"1 at a time, each run (s): ours {seconds_list(single['ours'])}; baseline {seconds_list(single['baseline'])}")
-    for i, (ours, base) in enumerate(zip(crowd["ours"], crowd["baseline"]), 1):
+    print(f"1 at a time, each run (s): ours {seconds_list(single['ours'])};"
+          f" baseline {seconds_list(single['baseline'])}")
+    for i, (ours, base) in enumerate(zip(crowd["ours"], crowd["baseline"], strict=True), 1):
         print(f"{args.concurrent} at once, round {i}, each notebook (s): ours {spread(ours.starts)};"
               f" baseline {spread(base.starts)}")
     print_parts(single["ours"], [s for c in crowd["ours"] for s in c.starts], hub_spawn_times(hub_log), args)
@@ -314,10 +331,12 @@ def check_engine(client, images):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="bench/run.sh spawn", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="starts one at a time on each side; the median counts (default 5)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="starts one at a time on each side; the median counts (default 5)")
     parser.add_argument("--concurrent", type=int, default=MAX_CONCURRENT,
                         help=f"notebooks started at once on each side (default and most {MAX_CONCURRENT})")
-    parser.add_argument("--concurrent-rounds", type=int, default=1, help="rounds of starts at once per side (default 1)")
+    parser.add_argument("--concurrent-rounds", type=int, default=1,
+                        help="rounds of starts at once per side (default 1)")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false",
                         help="skip the uncounted first start on each side")
     parser.add_argument("--poll-interval", type=float, default=0.2,
@@ -327,7 +346,8 @@ def main(argv=None):
     parser.add_argument("--start-timeout", type=float, default=150, help="seconds one start may take (default 150)")
     for key in ("hub", "notebook", "standin"):
         parser.add_argument(f"--{key}-image", help=f"image reference of the {key} (default: from {IMAGES_FILE})")
-    parser.add_argument("--hub-log", type=Path, help="also write the hub's log to this file, to see where its time goes")
+    parser.add_argument("--hub-log", type=Path,
+                        help="also write the hub's log to this file, to see where its time goes")
     parser.add_argument("--time-limit", type=float, default=900, help="seconds before the whole run is abandoned")
     args = parser.parse_args(argv)
     if not 1 <= args.concurrent <= MAX_CONCURRENT:

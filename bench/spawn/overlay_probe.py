@@ -31,7 +31,7 @@ async def wait_for_200(request):
                     if answer.status == 200:
                         return web.json_response({"attempts": attempts})
                     last = f"HTTP {answer.status}"
-            except (ClientError, asyncio.TimeoutError, OSError) as e:
+            except (TimeoutError, ClientError, OSError) as e:
                 last = f"{type(e).__name__}: {e}"
             await asyncio.sleep(float(job["interval"]))
     return web.json_response({"attempts": attempts, "last": last}, status=504)

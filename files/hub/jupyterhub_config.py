@@ -82,7 +82,9 @@ c.JupyterHub.services = [{"name": "xnat", "api_token": settings.xnat_service_tok
 c.JupyterHub.load_roles = [
     {
         "name": "xnat",
-        "description": "What XNAT's JupyterHub plugin needs: create users, start and stop their servers, mint their tokens",
+        "description": (
+            "What XNAT's JupyterHub plugin needs: create users, start and stop their servers, mint their tokens"
+        ),
         # admin:users covers read/list users (and POST /users/{u}); servers covers read:servers and delete:servers.
         "scopes": ["read:hub", "admin:users", "servers", "tokens"],
         "services": ["xnat"],

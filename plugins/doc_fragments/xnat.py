@@ -1,14 +1,8 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the xnat_jupyterhub.deploy collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     """Connection options shared by every XNAT module (plugins/module_utils/xnat.py xnat_argument_spec)."""
 
     DOCUMENTATION = r"""

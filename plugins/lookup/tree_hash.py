@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: XNAT JupyterHub deployment maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -78,7 +77,7 @@ def tree_digest(paths, exclude=(), extra=()):
     digest = hashlib.sha256()
     for root in paths:
         if not os.path.exists(root):
-            raise AnsibleLookupError("tree_hash: %s does not exist" % root)
+            raise AnsibleLookupError(f"tree_hash: {root} does not exist")
         entries = []
         if os.path.isfile(root):
             entries.append((os.path.basename(root), root))

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the xnat_jupyterhub.deploy collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -7,10 +6,6 @@
 It knows XNAT's URLs, status codes and error shapes (see the XNAT contract
 document); modules only call its methods and never build URLs themselves.
 """
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import re
@@ -55,11 +50,11 @@ def xnat_argument_spec():
     )
 
 
-class XnatError(Exception):
+class XnatRequestError(Exception):
     """A failed XNAT call; the message carries the HTTP status and never a secret."""
 
     def __init__(self, msg, status=None):
-        super(XnatError, self).__init__(msg)
+        super().__init__(msg)
         self.msg = msg
         self.status = status
 
@@ -98,16 +93,17 @@ def fail_module(module, exc, client=None):
     module.fail_json(msg=exc.msg, changed=bool(client and client.changes_made), **extra)
 
 
-class XnatClient(object):
+class XnatRestClient:
     """HTTP client for XNAT's admin REST API (users, roles, JupyterHub preferences, compute)."""
 
     def __init__(self, url, auth_username, auth_password, validate_certs=True, ca_path=None,
                  client_cert=None, client_key=None, connect_timeout=10.0, timeout=30.0,
                  retries=3, backoff=0.5, session_factory=None, sleep=time.sleep):
         if REQUESTS_IMPORT_ERROR is not None:
-            raise XnatError(missing_required_lib("requests"))
+            raise XnatRequestError(missing_required_lib("requests"))
         if not re.match(r"^https?://[^/]+", url or ""):
-            raise XnatError("url must start with http:// or https:// and name a host, got %r" % _without_userinfo(url or ""))
+            raise XnatRequestError("url must start with http:// or https:// and name a host, got {!r}".format(
+                _without_userinfo(url or "")))
         self.base_url = url.rstrip("/")
         self.display_url = _without_userinfo(self.base_url)
         self.auth_username = auth_username
@@ -137,7 +133,7 @@ class XnatClient(object):
             client = cls(p["url"], p["auth_username"], p["auth_password"], validate_certs=p["validate_certs"],
                          ca_path=p["ca_path"], client_cert=p["client_cert"], client_key=p["client_key"],
                          connect_timeout=p["connect_timeout"], timeout=p["timeout"], retries=p["retries"])
-        except XnatError as exc:
+        except XnatRequestError as exc:
             module.fail_json(msg=exc.msg)
         for secret in secrets:
             client.add_secret(secret)
@@ -175,7 +171,7 @@ class XnatClient(object):
         return text
 
     def _describe(self, method, url):
-        return "%s %s" % (method, url[len(self.base_url):] or "/")
+        return "{} {}".format(method, url[len(self.base_url):] or "/")
 
     def _backoff(self, attempt):
         self._sleep(min(self.backoff * (2 ** attempt), MAX_BACKOFF))
@@ -189,29 +185,31 @@ class XnatClient(object):
                 response = session.request(method, url, auth=auth, timeout=self.timeouts,
                                            verify=self.verify, cert=self.cert, **kwargs)
             except requests.exceptions.SSLError as exc:
-                raise XnatError("TLS connection to XNAT at %s failed: %s" % (self.display_url, self.redact(str(exc))[:EXCERPT_LENGTH]))
+                raise XnatRequestError(f"TLS connection to XNAT at {self.display_url} failed: "
+                                       f"{self.redact(str(exc))[:EXCERPT_LENGTH]}") from exc
             except requests.exceptions.ConnectionError as exc:
                 retryable = method in IDEMPOTENT_METHODS or _connection_not_established(exc)
                 if last or not retryable:
-                    raise XnatError("cannot connect to XNAT at %s: %s (%d attempt%s)" % (
-                        self.display_url, _connection_reason(exc), attempt + 1, "" if attempt == 0 else "s"))
+                    raise XnatRequestError("cannot connect to XNAT at {}: {} ({:d} attempt{})".format(
+                        self.display_url, _connection_reason(exc), attempt + 1, "" if attempt == 0 else "s")) from exc
                 self._backoff(attempt)
                 continue
-            except requests.exceptions.Timeout:
-                raise XnatError("XNAT at %s did not answer %s within %s seconds" % (
-                    self.display_url, self._describe(method, url), self.timeouts[1]))
+            except requests.exceptions.Timeout as exc:
+                raise XnatRequestError(f"XNAT at {self.display_url} did not answer {self._describe(method, url)}"
+                                       f" within {self.timeouts[1]} seconds") from exc
             except requests.exceptions.RequestException as exc:
-                raise XnatError("request to XNAT at %s failed: %s" % (self.display_url, self.redact(str(exc))[:EXCERPT_LENGTH]))
+                raise XnatRequestError(f"request to XNAT at {self.display_url} failed: "
+                                       f"{self.redact(str(exc))[:EXCERPT_LENGTH]}") from exc
             status = response.status_code
             retryable = status in RETRY_STATUSES and (method in IDEMPOTENT_METHODS or status == 503)
             if retryable and not last:
                 self._backoff(attempt)
                 continue
             return response
-        raise XnatError("no attempt was made to reach XNAT (retries=%d)" % self.retries)
+        raise XnatRequestError(f"no attempt was made to reach XNAT (retries={self.retries:d})")
 
     def request(self, method, segments, expect=(200,), params=None, json_body=None, auth=None, changes=None):
-        """Send one request; return the response when its status is in `expect`, raise XnatError otherwise.
+        """Send one request; return the response when its status is in `expect`, raise XnatRequestError otherwise.
 
         A successful request other than a GET counts as a change unless `changes` is False.
         """
@@ -234,20 +232,21 @@ class XnatClient(object):
         who = (auth or self._auth)[0]
         what = self._describe(method, url)
         if status == 401:
-            lead = "XNAT rejected the credentials of user %r (HTTP 401) on %s" % (who, what)
+            lead = f"XNAT rejected the credentials of user {who!r} (HTTP 401) on {what}"
         elif status == 403:
-            lead = "user %r is not allowed to %s (HTTP 403; a site administrator is needed)" % (who, what)
+            lead = f"user {who!r} is not allowed to {what} (HTTP 403; a site administrator is needed)"
         else:
-            lead = "XNAT answered HTTP %d to %s" % (status, what)
+            lead = f"XNAT answered HTTP {status:d} to {what}"
         excerpt = self._excerpt(response)
-        return XnatError("%s: %s" % (lead, excerpt) if excerpt else lead, status=status)
+        return XnatRequestError(f"{lead}: {excerpt}" if excerpt else lead, status=status)
 
     def _json(self, method, segments, response):
         try:
             return response.json()
-        except ValueError:
-            raise XnatError("XNAT answered %s with a body that is not JSON: %s" % (
-                self._describe(method, self.url_for(*segments)), self._excerpt(response)), status=response.status_code)
+        except ValueError as exc:
+            raise XnatRequestError(f"XNAT answered {self._describe(method, self.url_for(*segments))}"
+                                   f" with a body that is not JSON: {self._excerpt(response)}",
+                                   status=response.status_code) from exc
 
     def get_json(self, segments, expect=(200,), params=None, auth=None):
         response = self.request("GET", segments, expect=expect, params=params, auth=auth)
@@ -294,7 +293,8 @@ class XnatClient(object):
     def get_user_roles(self, username):
         roles = self.get_json(("xapi", "users", username, "roles"))
         if not isinstance(roles, list):
-            raise XnatError("XNAT answered GET /xapi/users/%s/roles with %s, not a list" % (username, type(roles).__name__))
+            raise XnatRequestError(
+                f"XNAT answered GET /xapi/users/{username}/roles with {type(roles).__name__}, not a list")
         return sorted(str(r) for r in roles)
 
     def add_user_roles(self, username, roles):
@@ -303,7 +303,7 @@ class XnatClient(object):
         response = self.request("PUT", segments, expect=(200, 202), json_body=list(roles))
         if response.status_code == 202:
             failed = self._json("PUT", segments, response)
-            raise XnatError("XNAT could not grant role(s) %s to user %r (HTTP 202)" % (
+            raise XnatRequestError("XNAT could not grant role(s) {} to user {!r} (HTTP 202)".format(
                 ", ".join(str(r) for r in failed) if isinstance(failed, list) else failed, username), status=202)
 
     def remove_user_role(self, username, role):
@@ -346,7 +346,8 @@ class XnatClient(object):
     def get_jupyterhub_preferences(self):
         prefs = self.get_json(("xapi", "jupyterhub", "preferences"))
         if not isinstance(prefs, dict):
-            raise XnatError("XNAT answered GET /xapi/jupyterhub/preferences with %s, not a map" % type(prefs).__name__)
+            raise XnatRequestError(
+                f"XNAT answered GET /xapi/jupyterhub/preferences with {type(prefs).__name__}, not a map")
         return prefs
 
     def set_jupyterhub_preferences(self, values):
@@ -357,13 +358,13 @@ class XnatClient(object):
 
     def _check_kind(self, kind):
         if kind not in COMPUTE_KINDS:
-            raise ValueError("unknown compute kind %r" % kind)
+            raise ValueError(f"unknown compute kind {kind!r}")
 
     def list_compute(self, kind):
         self._check_kind(kind)
         items = self.get_json(("xapi", "compute", kind))
         if not isinstance(items, list):
-            raise XnatError("XNAT answered GET /xapi/compute/%s with %s, not a list" % (kind, type(items).__name__))
+            raise XnatRequestError(f"XNAT answered GET /xapi/compute/{kind} with {type(items).__name__}, not a list")
         return items
 
     def create_compute(self, kind, body):

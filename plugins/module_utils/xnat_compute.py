@@ -1,16 +1,11 @@
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the xnat_jupyterhub.deploy collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What the compute modules (environments, hardware) share: XNAT's scope shape and the keycloak-style flow."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import copy
 
-from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatError
+from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatRequestError
 
 # Option name -> XNAT's scope key. XNAT requires all three on environments and hardware.
 SCOPE_KEYS = (("site", "Site"), ("project", "Project"), ("user", "User"))
@@ -57,13 +52,14 @@ def scopes_to_xnat(state, base=None):
 
 def unsatisfiable_constraints(constraints):
     """Swarm requires every constraint, and XNAT emits one per value, so IN with several values never matches."""
-    return ["%s IN %s" % (c["key"], ", ".join(c["values"])) for c in constraints
+    return ["{} IN {}".format(c["key"], ", ".join(c["values"])) for c in constraints
             if c.get("operator", "IN") == "IN" and len(c["values"]) > 1]
 
 
 def pairs_from_xnat(items, key_field, value_field):
     """XNAT's [{key, value}] lists as a dict of strings."""
-    return dict((str(i.get(key_field)), "" if i.get(value_field) is None else str(i.get(value_field))) for i in items or [])
+    return dict((str(i.get(key_field)), "" if i.get(value_field) is None else str(i.get(value_field)))
+                for i in items or [])
 
 
 def pairs_to_xnat(mapping, key_field, value_field):
@@ -77,7 +73,8 @@ def strings(mapping):
 def find_by_name(items, name, name_of, what):
     matches = [item for item in items if name_of(item) == name]
     if len(matches) > 1:
-        raise XnatError("XNAT holds %d %s named %r (ids %s); names must be unique for this module to manage them" % (
+        raise XnatRequestError(("XNAT holds {:d} {} named {!r} (ids {}); "
+                                "names must be unique for this module to manage them").format(
             len(matches), what, name, ", ".join(str(m.get("id")) for m in matches)))
     return matches[0] if matches else None
 
@@ -120,7 +117,7 @@ def manage_compute_config(module, client, kind, what, name, name_of, state_of, d
         client.create_compute(kind, body_of(after, {}))
     stored = find_by_name(client.list_compute(kind), name, name_of, what)
     if not stored:
-        raise XnatError("XNAT accepted the %s %r but does not list it afterwards" % (what, name))
+        raise XnatRequestError(f"XNAT accepted the {what} {name!r} but does not list it afterwards")
     result["id"] = stored.get("id")
     result[kind_key(kind)] = state_of(stored)
     return result

@@ -1,12 +1,7 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the xnat_jupyterhub.deploy collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -142,7 +137,12 @@ constraint:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatClient, XnatError, fail_module, xnat_argument_spec
+from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import (
+    XnatRequestError,
+    XnatRestClient,
+    fail_module,
+    xnat_argument_spec,
+)
 from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat_compute import (
     CONSTRAINT_SCOPE_KEYS,
     manage_compute_config,
@@ -171,13 +171,14 @@ def constraint_state(item):
 def desired_constraint(params):
     def desired(before):
         if not before and not params["values"]:
-            raise XnatError("compute constraint on %r does not exist; to create it, give values" % params["key"])
+            raise XnatRequestError("compute constraint on {!r} does not exist; to create it, give values".format(
+                params["key"]))
         after = dict(before) if before else dict(
             key=params["key"], operator="IN", values=[], scopes=scopes_from_option(None, CONSTRAINT_SCOPE_KEYS))
         after["operator"] = params["operator"]
         if params["values"] is not None:
             if not params["values"]:
-                raise XnatError("values must not be empty; XNAT rejects a constraint without values")
+                raise XnatRequestError("values must not be empty; XNAT rejects a constraint without values")
             after["values"] = sorted(set(params["values"]))
         if params["scopes"] is not None:
             after["scopes"] = scopes_from_option(params["scopes"], CONSTRAINT_SCOPE_KEYS)
@@ -187,7 +188,8 @@ def desired_constraint(params):
 
 def constraint_body(state, item):
     body = dict(item)
-    body["constraint"] = dict(item.get("constraint") or {}, key=state["key"], operator=state["operator"], values=state["values"])
+    body["constraint"] = dict(item.get("constraint") or {}, key=state["key"], operator=state["operator"],
+                              values=state["values"])
     body["scopes"] = scopes_to_xnat(state["scopes"], item.get("scopes"))
     return body
 
@@ -202,14 +204,15 @@ def main():
         scopes=scope_option_spec(CONSTRAINT_SCOPE_KEYS),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = XnatClient.from_module(module)
+    client = XnatRestClient.from_module(module)
     try:
-        result = manage_compute_config(module, client, "constraints", "compute constraints", module.params["key"], constraint_key,
-                                       constraint_state, desired_constraint(module.params), constraint_body)
-    except XnatError as exc:
+        result = manage_compute_config(module, client, "constraints", "compute constraints", module.params["key"],
+                                       constraint_key, constraint_state, desired_constraint(module.params),
+                                       constraint_body)
+    except XnatRequestError as exc:
         fail_module(module, exc, client)
     for text in unsatisfiable_constraints([result["constraint"]] if result.get("constraint") else []):
-        module.warn("Swarm can never satisfy %s: XNAT turns it into one required constraint per value" % text)
+        module.warn(f"Swarm can never satisfy {text}: XNAT turns it into one required constraint per value")
     module.exit_json(**result)
 
 

@@ -1,12 +1,7 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the xnat_jupyterhub.deploy collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -175,7 +170,12 @@ environment:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatClient, XnatError, fail_module, xnat_argument_spec
+from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import (
+    XnatRequestError,
+    XnatRestClient,
+    fail_module,
+    xnat_argument_spec,
+)
 from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat_compute import (
     manage_compute_config,
     pairs_from_xnat,
@@ -197,12 +197,12 @@ def mounts_state(mounts, option_names=False):
         if option_names:
             return dict(local_path=m["local_path"], container_path=m["container_path"], read_only=bool(m["read_only"]),
                         volume_name=m.get("volume_name") or "")
-        return dict(local_path=m.get("localPath"), container_path=m.get("containerPath"), read_only=bool(m.get("readOnly")),
-                    volume_name=m.get("volumeName") or "")
+        return dict(local_path=m.get("localPath"), container_path=m.get("containerPath"),
+                    read_only=bool(m.get("readOnly")), volume_name=m.get("volumeName") or "")
     return sorted((one(m) for m in mounts or []), key=lambda m: (m["container_path"], m["local_path"]))
 
 
-class HardwareNames(object):
+class HardwareNames:
     """Translates between hardware names (what the module speaks) and ids (what XNAT stores)."""
 
     def __init__(self, client):
@@ -219,7 +219,7 @@ class HardwareNames(object):
         for item in self.items():
             if item.get("id") == ref_id:
                 return (item.get("hardware") or {}).get("name")
-        return "#%s" % ref_id
+        return f"#{ref_id}"
 
     def ids_of(self, names):
         by_name = {}
@@ -227,11 +227,11 @@ class HardwareNames(object):
             by_name.setdefault((item.get("hardware") or {}).get("name"), []).append(item.get("id"))
         unknown = sorted(n for n in names if n not in by_name)
         if unknown:
-            raise XnatError("unknown hardware configuration(s): %s. Known: %s" % (
+            raise XnatRequestError("unknown hardware configuration(s): {}. Known: {}".format(
                 ", ".join(unknown), ", ".join(sorted(str(n) for n in by_name)) or "none"))
         duplicated = sorted(n for n in names if len(by_name[n]) > 1)
         if duplicated:
-            raise XnatError("hardware name(s) used more than once in XNAT: %s" % ", ".join(duplicated))
+            raise XnatRequestError("hardware name(s) used more than once in XNAT: {}".format(", ".join(duplicated)))
         return [by_name[n][0] for n in names]
 
 
@@ -256,7 +256,8 @@ def environment_state(hardware_names):
 def desired_environment(params, hardware_names):
     def desired(before):
         if not before and not params["image"]:
-            raise XnatError("compute environment %r does not exist; to create it, give image" % params["name"])
+            raise XnatRequestError(
+                "compute environment {!r} does not exist; to create it, give image".format(params["name"]))
         after = dict(before) if before else dict(
             name=params["name"], image=None, command=None, config_types=["JUPYTERHUB"], environment_variables={},
             mounts=[], scopes=scopes_from_option(None), allow_all_hardware=True, hardware=[])
@@ -325,14 +326,15 @@ def main():
         scopes=scope_option_spec(),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = XnatClient.from_module(module)
+    client = XnatRestClient.from_module(module)
     hardware_names = HardwareNames(client)
     try:
         result = manage_compute_config(module, client, "environments", "compute environments", module.params["name"],
                                        environment_name,
-                                       environment_state(hardware_names), desired_environment(module.params, hardware_names),
+                                       environment_state(hardware_names),
+                                       desired_environment(module.params, hardware_names),
                                        environment_body(hardware_names))
-    except XnatError as exc:
+    except XnatRequestError as exc:
         fail_module(module, exc, client)
     module.exit_json(**result)
 

@@ -1,12 +1,7 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the xnat_jupyterhub.deploy collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -59,7 +54,8 @@ options:
   constraints:
     description:
       - Swarm placement constraints. Each becomes one C(key==value) (V(IN)) or C(key!=value) (V(NOT_IN)) per value,
-        and Swarm requires all of them, so an V(IN) constraint with two values can never be met; the module warns about that.
+        and Swarm requires all of them, so an V(IN) constraint with two values can never be met;
+        the module warns about that.
     type: list
     elements: dict
     suboptions:
@@ -179,7 +175,12 @@ hardware:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatClient, XnatError, fail_module, xnat_argument_spec
+from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import (
+    XnatRequestError,
+    XnatRestClient,
+    fail_module,
+    xnat_argument_spec,
+)
 from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat_compute import (
     manage_compute_config,
     pairs_from_xnat,
@@ -202,7 +203,8 @@ def number(value):
 
 
 def constraints_state(constraints):
-    normalised = [dict(key=c.get("key"), operator=c.get("operator") or "IN", values=sorted(str(v) for v in c.get("values") or []))
+    normalised = [dict(key=c.get("key"), operator=c.get("operator") or "IN",
+                       values=sorted(str(v) for v in c.get("values") or []))
                   for c in constraints or []]
     return sorted(normalised, key=lambda c: (c["key"], c["operator"], c["values"]))
 
@@ -281,14 +283,14 @@ def main():
         scopes=scope_option_spec(),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = XnatClient.from_module(module)
+    client = XnatRestClient.from_module(module)
     try:
-        result = manage_compute_config(module, client, "hardware", "hardware configurations", module.params["name"], hardware_name,
-                                       hardware_state, desired_hardware(module.params), hardware_body)
-    except XnatError as exc:
+        result = manage_compute_config(module, client, "hardware", "hardware configurations", module.params["name"],
+                                       hardware_name, hardware_state, desired_hardware(module.params), hardware_body)
+    except XnatRequestError as exc:
         fail_module(module, exc, client)
     for text in unsatisfiable_constraints((result.get("hardware") or {}).get("constraints") or []):
-        module.warn("Swarm can never satisfy %s: XNAT turns it into one required constraint per value" % text)
+        module.warn(f"Swarm can never satisfy {text}: XNAT turns it into one required constraint per value")
     module.exit_json(**result)
 
 

@@ -1,12 +1,7 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the xnat_jupyterhub.deploy collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -45,7 +40,8 @@ options:
         C(startTimeout), C(stopTimeout) (int, seconds, at least 1),
         C(startPollingInterval), C(stopPollingInterval) (int, seconds, at least 1),
         C(pathTranslationArchivePrefix), C(pathTranslationArchiveDockerPrefix),
-        C(pathTranslationWorkspacePrefix), C(pathTranslationWorkspaceDockerPrefix) (str, set both halves of a pair or neither),
+        C(pathTranslationWorkspacePrefix), C(pathTranslationWorkspaceDockerPrefix)
+        (str, set both halves of a pair or neither),
         C(workspacePath) (str), C(inactivityTimeout) (int, minutes, V(0) disables),
         C(maxServerLifetime) (int, hours, V(0) disables), C(maxNamedServers) (int, at least 1),
         C(allUsersCanStartJupyter) (bool).
@@ -124,8 +120,8 @@ from ansible.module_utils.six import integer_types, string_types
 from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import (
     SECRET_CHANGED,
     SECRET_UNCHANGED,
-    XnatClient,
-    XnatError,
+    XnatRequestError,
+    XnatRestClient,
     fail_module,
     xnat_argument_spec,
 )
@@ -189,8 +185,8 @@ def normalise(kind, value):
     if kind == "bool":
         try:
             return boolean(value, strict=True)
-        except TypeError:
-            raise ValueError("must be a boolean")
+        except TypeError as exc:
+            raise ValueError("must be a boolean") from exc
     if kind == "int":
         if isinstance(value, bool):
             raise ValueError("must be an integer")
@@ -206,8 +202,8 @@ def normalise(kind, value):
             raise ValueError("must be a number")
         try:
             return float(value)
-        except (TypeError, ValueError):
-            raise ValueError("must be a number")
+        except (TypeError, ValueError) as exc:
+            raise ValueError("must be a number") from exc
     if kind in ("str", "url"):
         if value is None:
             return ""
@@ -230,12 +226,12 @@ def kind_of(name, current):
 
 
 def validate(requested, current):
-    """Normalised requested values; raises XnatError naming every bad preference before anything is written."""
+    """Normalised requested values; raises XnatRequestError naming every bad preference before anything is written."""
     if TOKEN in requested:
-        raise XnatError("%s is a secret: set it with the jupyterhub_token option, which is never logged" % TOKEN)
+        raise XnatRequestError(f"{TOKEN} is a secret: set it with the jupyterhub_token option, which is never logged")
     unknown = sorted(name for name in requested if name not in current)
     if unknown:
-        raise XnatError("unknown JupyterHub preference(s): %s. Valid names: %s" % (
+        raise XnatRequestError("unknown JupyterHub preference(s): {}. Valid names: {}".format(
             ", ".join(unknown), ", ".join(sorted(n for n in current if n != TOKEN))))
     problems = []
     desired = {}
@@ -244,20 +240,20 @@ def validate(requested, current):
         try:
             value = normalise(kind, requested[name])
         except ValueError as exc:
-            problems.append("%s %s (got %r)" % (name, exc, requested[name]))
+            problems.append(f"{name} {exc} (got {requested[name]!r})")
             continue
         minimum = KNOWN_PREFERENCES.get(name, (None, None))[1]
         if minimum is not None and value < minimum:
-            problems.append("%s must be at least %s (got %r)" % (name, minimum, requested[name]))
+            problems.append(f"{name} must be at least {minimum} (got {requested[name]!r})")
             continue
         desired[name] = value
     for first, second in PATH_PAIRS:
         if first in desired or second in desired:
             merged = [desired.get(n, current.get(n)) or "" for n in (first, second)]
             if bool(merged[0]) != bool(merged[1]):
-                problems.append("%s and %s must both be set or both be empty (XNAT ignores half a pair)" % (first, second))
+                problems.append(f"{first} and {second} must both be set or both be empty (XNAT ignores half a pair)")
     if problems:
-        raise XnatError("invalid JupyterHub preference value(s): " + "; ".join(problems))
+        raise XnatRequestError("invalid JupyterHub preference value(s): " + "; ".join(problems))
     return desired
 
 
@@ -286,7 +282,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     token = module.params["jupyterhub_token"]
-    client = XnatClient.from_module(module, secrets=[token])
+    client = XnatRestClient.from_module(module, secrets=[token])
     result = dict(changed=False, changed_preferences=[])
     try:
         current = client.get_jupyterhub_preferences()
@@ -295,7 +291,7 @@ def main():
         changes = dict((n, v) for n, v in desired.items() if before[n] != v)
         token_changes = token is not None and current.get(TOKEN) != token
         if token is not None and TOKEN not in current:
-            raise XnatError("XNAT does not report the preference %s; is the JupyterHub plugin installed?" % TOKEN)
+            raise XnatRequestError(f"XNAT does not report the preference {TOKEN}; is the JupyterHub plugin installed?")
 
         result["changed_preferences"] = sorted(list(changes) + ([TOKEN] if token_changes else []))
         result["changed"] = bool(result["changed_preferences"])
@@ -318,9 +314,10 @@ def main():
             if token_changes and stored.get(TOKEN) != token:
                 not_stored.append(TOKEN)
             if not_stored:
-                raise XnatError("XNAT answered 200 but did not store preference(s): %s" % ", ".join(not_stored))
+                raise XnatRequestError(
+                    "XNAT answered 200 but did not store preference(s): {}".format(", ".join(not_stored)))
             result["preferences"] = masked(stored)
-    except XnatError as exc:
+    except XnatRequestError as exc:
         fail_module(module, exc, client)
     module.exit_json(**result)
 

@@ -1,12 +1,7 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: Contributors to the xnat_jupyterhub.deploy collection
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -37,7 +32,8 @@ attributes:
     description: Shows the profile, flags and roles before and after; a password only as a placeholder.
   idempotent:
     support: full
-    description: A second run with the same arguments reports no change, including the password (see O(update_password)).
+    description: A second run with the same arguments reports no change, including the password
+      (see O(update_password)).
 options:
   name:
     description:
@@ -69,7 +65,8 @@ options:
     type: bool
   verified:
     description:
-      - Whether the account's email counts as verified. Defaults to V(true) when the user is created; left as it is otherwise.
+      - Whether the account's email counts as verified. Defaults to V(true) when the user is created;
+        left as it is otherwise.
     type: bool
   first_name:
     description:
@@ -196,8 +193,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import (
     SECRET_CHANGED,
     SECRET_UNCHANGED,
-    XnatClient,
-    XnatError,
+    XnatRequestError,
+    XnatRestClient,
     fail_module,
     xnat_argument_spec,
 )
@@ -231,8 +228,8 @@ def desired_roles(current_roles, roles, roles_state):
 
 
 def unknown_roles_error(unknown):
-    return XnatError("unknown XNAT role(s): %s. Role names are case-sensitive, for example JupyterHub, Jupyter, Administrator"
-                     % ", ".join(unknown))
+    return XnatRequestError("unknown XNAT role(s): {}. Role names are case-sensitive, for example JupyterHub, Jupyter,"
+                            " Administrator".format(", ".join(unknown)))
 
 
 def check_roles_known(client, name, roles, held):
@@ -253,7 +250,7 @@ def create_user(module, client, result):
     name = p["name"]
     missing = [opt for opt in ("password", "email") if not p[opt]]
     if missing:
-        raise XnatError("user %r does not exist; to create it, give %s" % (name, " and ".join(missing)))
+        raise XnatRequestError("user {!r} does not exist; to create it, give {}".format(name, " and ".join(missing)))
     after = dict(
         name=name,
         first_name=p["first_name"] if p["first_name"] is not None else name,
@@ -275,7 +272,7 @@ def create_user(module, client, result):
     if after["roles"]:
         unknown = client.undefined_roles(name, after["roles"])
         if unknown:
-            raise XnatError("%s; user %r was created disabled" % (unknown_roles_error(unknown).msg, name))
+            raise XnatRequestError(f"{unknown_roles_error(unknown).msg}; user {name!r} was created disabled")
         client.add_user_roles(name, after["roles"])
         if after["enabled"]:
             client.set_user_enabled(name, True)
@@ -298,7 +295,8 @@ def update_user(module, client, result, before):
     set_password = False
     if p["password"] is not None and p["update_password"] == "always":
         if not (after["enabled"] and after["verified"]):
-            module.warn("user %r is and stays disabled or unverified, so its password cannot be checked; it was left unchanged" % name)
+            module.warn(f"user {name!r} is and stays disabled or unverified, so its password cannot be checked;"
+                        " it was left unchanged")
         elif not (before["enabled"] and before["verified"]):
             # XNAT refuses every login of a disabled or unverified account, so set the password before enabling it.
             set_password = True
@@ -310,7 +308,8 @@ def update_user(module, client, result, before):
     if not changed:
         return
     if module._diff:
-        result["diff"] = dict(before=with_password_marker(before, False), after=with_password_marker(after, set_password))
+        result["diff"] = dict(before=with_password_marker(before, False),
+                              after=with_password_marker(after, set_password))
     if module.check_mode:
         return
 
@@ -359,7 +358,7 @@ def main():
         roles_state=dict(type="str", default="present", choices=["present", "absent", "exact"]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = XnatClient.from_module(module, secrets=[module.params["password"]])
+    client = XnatRestClient.from_module(module, secrets=[module.params["password"]])
     name = module.params["name"]
     result = dict(changed=False, password_changed=False, user={})
     try:
@@ -373,7 +372,7 @@ def main():
             update_user(module, client, result, before)
         if result["changed"] and not module.check_mode:
             result["user"] = user_state(client.get_user(name))
-    except XnatError as exc:
+    except XnatRequestError as exc:
         fail_module(module, exc, client)
     module.exit_json(**result)
 

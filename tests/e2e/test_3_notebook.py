@@ -9,7 +9,12 @@ from urllib.parse import urlsplit
 from playwright.sync_api import expect
 
 from browser_steps import (
-    CHROMIUM_ARGS, launch_chromium, log_in_to_hub, new_session, run_in_new_notebook, wait_for_jupyterlab,
+    CHROMIUM_ARGS,
+    launch_chromium,
+    log_in_to_hub,
+    new_session,
+    run_in_new_notebook,
+    wait_for_jupyterlab,
 )
 from local_site import ALICE, EXPERIMENT_ARCHIVE, EXPERIMENT_TARGET, HUB_URL, http
 
@@ -82,11 +87,13 @@ def test_hub_login_opens_xnats_server_in_jupyterlab_where_a_cell_reads_the_data_
 KERNEL_TRAFFIC = """async ([base, seconds]) => {
     const xsrf = decodeURIComponent(document.cookie.split('; ').find(c => c.startsWith('_xsrf=')).slice(6));
     const headers = {'X-XSRFToken': xsrf, 'Content-Type': 'application/json'};
-    const kernel = await (await fetch(base + 'api/kernels', {method: 'POST', headers, body: '{"name": "python3"}'})).json();
+    const kernel = await (await fetch(base + 'api/kernels',
+                                      {method: 'POST', headers, body: '{"name": "python3"}'})).json();
     const started = Date.now();
     const result = await new Promise((resolve) => {
         const seen = {sent: 0, replies: 0, closed: null};
-        const socket = new WebSocket(location.origin.replace('https', 'wss') + base + 'api/kernels/' + kernel.id + '/channels');
+        const socket = new WebSocket(
+            location.origin.replace('https', 'wss') + base + 'api/kernels/' + kernel.id + '/channels');
         let timer = null;
         const send = () => {
             seen.sent += 1;
@@ -101,7 +108,8 @@ KERNEL_TRAFFIC = """async ([base, seconds]) => {
             seen.closed = {code: event.code, after: (Date.now() - started) / 1000};
             resolve(seen);
         };
-        setTimeout(() => { clearInterval(timer); socket.onclose = null; socket.close(); resolve(seen); }, seconds * 1000);
+        setTimeout(() => { clearInterval(timer); socket.onclose = null; socket.close(); resolve(seen); },
+                   seconds * 1000);
     });
     await fetch(base + 'api/kernels/' + kernel.id, {method: 'DELETE', headers});
     return result;

@@ -12,7 +12,14 @@ import pytest
 from docker.errors import NotFound
 
 from local_site import (
-    ALICE, EXPERIMENT_ARCHIVE, SERVER_LABEL, hub_is_healthy, inventory_vars, run_playbook, run_site_playbook, wait_until,
+    ALICE,
+    EXPERIMENT_ARCHIVE,
+    SERVER_LABEL,
+    hub_is_healthy,
+    inventory_vars,
+    run_playbook,
+    run_site_playbook,
+    wait_until,
     write_workspace_file,
 )
 

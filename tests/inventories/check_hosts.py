@@ -23,9 +23,11 @@ for inventory in sorted(p for p in pathlib.Path("inventories").iterdir() if p.is
     declared = declared_hosts(yaml.safe_load((inventory / "hosts.yml").read_text())["all"])
     listing = subprocess.run(["ansible-inventory", "-i", str(inventory), "--list"],
                              capture_output=True, text=True, check=True)
-    found = set(json.loads(listing.stdout)["_meta"]["hostvars"]) | set(json.loads(listing.stdout).get("ungrouped", {}).get("hosts", []))
+    found = (set(json.loads(listing.stdout)["_meta"]["hostvars"])
+             | set(json.loads(listing.stdout).get("ungrouped", {}).get("hosts", [])))
     if found != declared:
-        failures.append(f"{inventory}: {len(found - declared)} host(s) not declared in hosts.yml (stray files in the inventory directory?)")
+        failures.append(f"{inventory}: {len(found - declared)} host(s) not declared in hosts.yml"
+                        " (stray files in the inventory directory?)")
     else:
         print(f"{inventory}: {len(found)} host(s), all declared in hosts.yml")
 if failures:

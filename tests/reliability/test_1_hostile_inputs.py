@@ -20,7 +20,7 @@ import requests
 import yaml
 
 from conftest import EXPERIMENT, hub_db, hub_db_bytes
-from local_site import BASE_URL, HUB_URL, HTTP_TIMEOUT, http, inventory_vars
+from local_site import BASE_URL, HTTP_TIMEOUT, HUB_URL, http, inventory_vars
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "hostile_inputs.yml").read_text(encoding="utf-8"))
 STANDIN_DB = Path(inventory_vars().get("xnat_standin_data_dir", "/var/lib/xnat-standin/db")) / "standin.sqlite3"

@@ -44,7 +44,8 @@ def test_xnat_down_gives_clear_errors_and_the_hub_recovers(site, xnat_users, fig
             started = time.monotonic()
             # XNAT's start request reaching the hub while XNAT itself is gone
             answer = site.hub.call("POST", f"/users/{user.username}/servers/{name}",
-                                   json={"xsiType": "xnat:experimentData", "eventTrackingId": name, "task_template": None})
+                                   json={"xsiType": "xnat:experimentData", "eventTrackingId": name,
+                                         "task_template": None})
             launch_seconds.append(time.monotonic() - started)
             assert answer.status_code == 503 and answer.json()["message"] == MSG_SPAWN_UNREACHABLE, answer.text
             assert name not in site.hub.servers(user.username)

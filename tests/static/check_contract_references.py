@@ -35,7 +35,8 @@ def main():
             missing += [f"{name}:{number}: {what} is not in docs/xnat-contract.md" for what, ok in cited if not ok]
     for line in missing:
         print(line)
-    print(f"contract references: {'broken' if missing else 'all found'} ({len(sections)} sections, {len(defects)} defects)")
+    print(f"contract references: {'broken' if missing else 'all found'}"
+          f" ({len(sections)} sections, {len(defects)} defects)")
     return 1 if missing else 0
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static checks: yamllint, ansible-lint (production profile), argument specs vs defaults,
+# Static checks: yamllint, ruff, mypy, ansible-lint (production profile), argument specs vs defaults,
 # ansible-doc for every plugin, and ansible-test sanity on the built collection (no ignore files).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -7,6 +7,12 @@ root=$PWD
 
 echo "--- yamllint"
 yamllint -s .
+
+echo "--- ruff (ruff.toml: every Python file in the repository)"
+ruff check --no-cache .
+
+echo "--- mypy (mypy.ini: the hub and the stand-in, every function typed)"
+mypy --no-incremental
 
 echo "--- ansible-lint (production profile)"
 ansible-lint --offline -q

@@ -189,7 +189,8 @@ class LoopbackHub:
 
 @pytest_asyncio.fixture
 async def loopback_hub(fake_xnat, tmp_path):
-    """A real JupyterHub on loopback with the XNAT authenticator, talking to fake_xnat; its proxy keeps routes in memory.
+    """A real JupyterHub on loopback with the XNAT authenticator, talking to fake_xnat;
+    its proxy keeps routes in memory.
 
     The service 'xnat' holds SERVICE_TOKEN and the scopes the product gives XNAT.
     """

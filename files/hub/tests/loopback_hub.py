@@ -10,7 +10,8 @@ class RoutesInMemory(Proxy):
     routes = {}
     async def start(self): pass
     async def stop(self): pass
-    async def add_route(self, routespec, target, data): self.routes[routespec] = {"routespec": routespec, "target": target, "data": data}
+    async def add_route(self, routespec, target, data):
+        self.routes[routespec] = {"routespec": routespec, "target": target, "data": data}
     async def delete_route(self, routespec): self.routes.pop(routespec, None)
     async def get_all_routes(self): return dict(self.routes)
 

@@ -6,6 +6,7 @@ import sqlite3
 import aiohttp
 import pytest
 import yarl
+from tornado import web
 
 from xnat_jupyterhub_hub.api_guard import (
     MAX_BODY_BYTES,
@@ -13,7 +14,6 @@ from xnat_jupyterhub_hub.api_guard import (
     is_server_name,
     parse_body,
 )
-from tornado import web
 
 XNAT_START_BODY = {"userId": 5, "servername": None, "xsiType": "xnat:experimentData", "itemId": "XNAT_E00042",
                    "itemLabel": "SUBJ01_MR1", "projectId": "NEURO01", "eventTrackingId": "20250311T172455123Z",
@@ -53,7 +53,8 @@ def test_empty_bodies_are_none():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"task_template": {"image": "evil"}}, "Start option 'task_template' must be a string, number or null, not a JSON object."),
+    ({"task_template": {"image": "evil"}},
+     "Start option 'task_template' must be a string, number or null, not a JSON object."),
     ({"a": [1]}, "Start option 'a' must be a string, number or null, not a JSON array."),
     ({"a": "x" * 1025}, "Start option 'a' is longer than 1024 characters."),
     ({"": 1}, "Start option names must have 1 to 64 characters."),
@@ -123,10 +124,10 @@ async def test_hostile_api_requests_get_a_400_and_change_nothing(fake_xnat, loop
     tables = ("users", "spawners", "api_tokens")
     before = {t: stored(loopback_hub, f"SELECT * FROM {t}") for t in tables}
     answers = []
-    for method, path, body, raw, message in HOSTILE_REQUESTS:
+    for method, path, body, raw, _message in HOSTILE_REQUESTS:
         status, answer = await call(loopback_hub, method, path, body, raw)
         answers.append((method, path[:40], status, str(answer.get("message") if isinstance(answer, dict) else answer)))
-    wrong = [(m, p, s, a) for (m, p, s, a), case in zip(answers, HOSTILE_REQUESTS)
+    wrong = [(m, p, s, a) for (m, p, s, a), case in zip(answers, HOSTILE_REQUESTS, strict=True)
              if s != 400 or not a.startswith(case[4])]
     assert not wrong, wrong
     after = {t: stored(loopback_hub, f"SELECT * FROM {t}") for t in tables}

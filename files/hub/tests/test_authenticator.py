@@ -3,12 +3,11 @@ import logging
 import time
 
 import pytest
+from jupyterhub.handlers.login import LoginHandler
 from tornado import web
 from traitlets.config import Config
 
 from xnat_jupyterhub_hub import authenticator as auth_module
-from jupyterhub.handlers.login import LoginHandler
-
 from xnat_jupyterhub_hub.authenticator import Turnstile, XnatAuthenticator, XnatLoginHandler
 
 PASSWORD = "S3cret:pass word%"

@@ -1,8 +1,7 @@
 import pytest
+from jupyterhub import orm
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-
-from jupyterhub import orm
 
 from xnat_jupyterhub_hub import db
 
@@ -15,7 +14,8 @@ def tuned():
 
 
 def pragmas(session):
-    return tuple(session.execute(text(f"PRAGMA {name}")).scalar() for name in ("journal_mode", "synchronous", "foreign_keys"))
+    return tuple(session.execute(text(f"PRAGMA {name}")).scalar()
+                 for name in ("journal_mode", "synchronous", "foreign_keys"))
 
 
 def test_hub_database_file_gets_wal_and_normal_sync(tuned, tmp_path):

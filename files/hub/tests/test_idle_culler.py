@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -157,7 +157,7 @@ def test_culler_stops_and_removes_only_the_idle_server(hub):
     def report_busy_activity():
         """What a notebook in use does: tell the hub it is active, here every half second."""
         while not stop_reporting.wait(0.5):
-            now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+            now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
             hub.call("POST", f"/users/{USER}/activity", {"servers": {BUSY: {"last_activity": now}}})
 
     reporter = threading.Thread(target=report_busy_activity, daemon=True)

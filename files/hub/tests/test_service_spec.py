@@ -12,6 +12,7 @@ from xnat_jupyterhub_hub.service_spec import (
 )
 
 GiB = 1024**3
+DEFAULT_SETTINGS = SpecSettings()
 
 # The contract's example answer (§1.3.1), with the alias token replaced.
 XNAT_OPTIONS = {
@@ -50,11 +51,11 @@ def options_with(path, value):
     return options
 
 
-def spec_with(path, value, settings=SpecSettings()):
+def spec_with(path, value, settings=DEFAULT_SETTINGS):
     return user_options_to_service_spec(options_with(path, value), settings)
 
 
-def rejects(path, value, message, settings=SpecSettings()):
+def rejects(path, value, message, settings=DEFAULT_SETTINGS):
     with pytest.raises(InvalidUserOptions, match=re.escape(message)):
         spec_with(path, value, settings)
 

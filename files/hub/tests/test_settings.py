@@ -212,7 +212,8 @@ def run_config(environ, tmp_path):
 def test_config_file_applies_the_settings(environ, secrets_dir, tmp_path):
     result = run_config(environ, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "http://:8000/jupyterhub /srv/jupyterhub/jupyterhub_cookie_secret sqlite:////srv/jupyterhub/jupyterhub.sqlite" in result.stdout
+    assert ("http://:8000/jupyterhub /srv/jupyterhub/jupyterhub_cookie_secret"
+            " sqlite:////srv/jupyterhub/jupyterhub.sqlite") in result.stdout
     assert "['read:hub', 'admin:users', 'servers', 'tokens'] xnat" in result.stdout
     assert f"{secrets_dir}/jh_xnat_password https://xnat.example.org" in result.stdout
     assert "http://jupyterhub:8081 False True" in result.stdout
@@ -275,7 +276,8 @@ def test_idle_culler_service_and_its_narrow_role(environ, tmp_path):
     config = hub_services_and_roles(environ, tmp_path)
     culler = {s["name"]: s for s in config["services"]}["idle-culler"]
     assert culler == {"name": "idle-culler", "command": [
-        sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=900", "--cull-every=60", "--remove-named-servers=True"]}
+        sys.executable, "-m", "jupyterhub_idle_culler", "--timeout=900", "--cull-every=60",
+        "--remove-named-servers=True"]}
     role = {r["name"]: r for r in config["roles"]}["idle-culler"]
     assert role["services"] == ["idle-culler"]
     assert sorted(role["scopes"]) == ["delete:servers", "list:users", "read:servers", "read:users:activity"]

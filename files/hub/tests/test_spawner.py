@@ -19,9 +19,8 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from traitlets.config import Config
 
-from xnat_jupyterhub_hub.spawner import SERVICE_LABEL, XnatSwarmSpawner
-
 from test_service_spec import XNAT_OPTIONS
+from xnat_jupyterhub_hub.spawner import SERVICE_LABEL, XnatSwarmSpawner
 
 SERVICE_PASSWORD = "svc-Pa55word"
 USER = "JSmith"
@@ -324,7 +323,8 @@ def test_stored_options_that_are_not_an_object_are_replaced(make_spawner, caplog
 
 @pytest.mark.parametrize("setup, status, message", [
     (lambda x: None, 400, f"XNAT has no launch options for server {SERVER}: start it from XNAT."),
-    (lambda x: x.accounts.clear(), 502, "XNAT rejected the hub's service account (HTTP 401): tell the site administrator."),
+    (lambda x: x.accounts.clear(), 502,
+     "XNAT rejected the hub's service account (HTTP 401): tell the site administrator."),
     (lambda x: x.accounts["jupyterhub"].roles.clear(), 502,
      "XNAT rejected the hub's service account (HTTP 403): tell the site administrator."),
     (lambda x: setattr(x, "fail_with", 500), 502, "XNAT failed to return the launch options (HTTP 500)."),
@@ -429,7 +429,8 @@ class LateNotebook:
 
 def with_server(spawner, base_url):
     # What JupyterHub sets before it calls start(): the server record with its URL prefix.
-    spawner.orm_spawner.server = orm.Server(base_url=base_url, proto="http", ip="", port=0, cookie_name="jupyterhub-user")
+    spawner.orm_spawner.server = orm.Server(base_url=base_url, proto="http", ip="", port=0,
+                                            cookie_name="jupyterhub-user")
     return spawner
 
 

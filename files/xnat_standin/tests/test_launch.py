@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from standin_testing import USER, free_port as _free_port
+from standin_testing import USER
+from standin_testing import free_port as _free_port
 
 pytestmark = pytest.mark.asyncio
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
-from standin_testing import STANDIN_DIR, SERVICE, standin_args
-
+from standin_testing import SERVICE, STANDIN_DIR, standin_args
 from xnat_standin.config import parse_settings
 
 
@@ -89,6 +89,28 @@ projects:
     # seeded users are only created, never reset
     assert (await standin.call("GET", "/xapi/users/alice/roles", auth=("alice", "changed"))).status == 200
     assert standin.state.store.experiments("XNAT_S00001")[0]["id"] == "XNAT_E00001"
+
+
+@pytest.mark.asyncio
+async def test_sample_dir_seeds_and_copies_the_sample_keeping_existing_files(standin_factory, tmp_path):
+    """The image's sample (/opt/xnat-standin/sample) as the xnat_standin role uses it: seed.yml and archive/."""
+    sample = tmp_path / "sample"
+    shutil.copytree(STANDIN_DIR / "sample_archive", sample / "archive")
+    shutil.copyfile(STANDIN_DIR / "sample_seed.yml", sample / "seed.yml")
+    sample_files = sorted(p.relative_to(sample / "archive") for p in (sample / "archive").rglob("*") if p.is_file())
+    archive = tmp_path / "archive"
+    kept = archive / sample_files[0]
+    kept.parent.mkdir(parents=True)
+    kept.write_text("the site's own file")
+    seed = tmp_path / "seed.yml"
+    seed.write_text("users:\n  - {username: alice, password: alice-pw-1, roles: [Jupyter]}\n")
+    standin = await standin_factory("--sample-dir", str(sample), "--seed", str(seed), "--archive-path", str(archive))
+
+    assert [p["ID"] for p in (await standin.call("GET", "/data/projects")).json["ResultSet"]["Result"]] == ["DEMO01"]
+    assert (await standin.call("GET", "/xapi/users/alice/roles", auth=("alice", "alice-pw-1"))).json == ["Jupyter"]
+    assert sorted(p.relative_to(archive) for p in archive.rglob("*") if p.is_file()) == sample_files
+    assert kept.read_text() == "the site's own file"
+    assert oct((archive / sample_files[-1]).stat().st_mode & 0o777) == "0o644"
 
 
 @pytest.mark.asyncio

@@ -6,7 +6,6 @@ import pytest
 import pytest_asyncio
 
 from standin_testing import SERVICE, STANDIN_DIR
-
 from xnat_standin.user_options import LaunchError, build_user_options, generalised_type, resolve_item, translate
 
 ARCHIVE = STANDIN_DIR / "sample_archive"

@@ -61,7 +61,8 @@ def test_notebook_that_exits_fails_fast_and_is_not_restarted(site):
     # JH_HTTP_TIMEOUT (the hub's wait for a started server to answer) is far longer; the spawner sees the exit.
     assert elapsed < 40, f"the failure took {elapsed:.0f} s"
     message = site.spawn_failure(CRASHING_SERVER)
-    # Seen while the task starts ("could not start") or after it ran ("stopped while starting"): either way swarm's reason.
+    # Seen while the task starts ("could not start") or after it ran ("stopped while starting"):
+    # either way swarm's reason.
     assert "task: non-zero exit (3)" in message, message
     assert site.hub_server(CRASHING_SERVER) is None
     assert site.notebook_services(CRASHING_SERVER) == []
@@ -101,5 +102,6 @@ def test_spawn_when_xnat_is_unreachable(site):
 
     assert answer.status_code == 503, answer.text[:300]
     assert answer.json()["message"] == "XNAT unreachable: could not fetch the launch options."
-    assert site.spawn_failure(UNREACHABLE_SERVER) == "Spawn failed: XNAT unreachable: could not fetch the launch options."
+    assert site.spawn_failure(UNREACHABLE_SERVER) == (
+        "Spawn failed: XNAT unreachable: could not fetch the launch options.")
     assert site.hub_server(UNREACHABLE_SERVER) is None

@@ -56,7 +56,8 @@ def _refuse(message: str) -> web.HTTPError:
 
 
 def _describe(value: Any) -> str:
-    return f"a JSON {'object' if isinstance(value, dict) else 'array' if isinstance(value, list) else type(value).__name__}"
+    kind = "object" if isinstance(value, dict) else "array" if isinstance(value, list) else type(value).__name__
+    return f"a JSON {kind}"
 
 
 def _contains_nul(value: Any) -> bool:
@@ -69,7 +70,7 @@ def _contains_nul(value: Any) -> bool:
     return False
 
 
-def parse_body(raw: bytes, what: str) -> dict | None:
+def parse_body(raw: bytes, what: str) -> dict[str, Any] | None:
     """The request body as a JSON object, or None when empty; anything else is a 400 naming `what`."""
     if not raw.strip():
         return None
@@ -86,7 +87,7 @@ def parse_body(raw: bytes, what: str) -> dict | None:
     return body
 
 
-def check_start_options(body: dict | None) -> None:
+def check_start_options(body: dict[str, Any] | None) -> None:
     """A start request's body: flat, small, string keys, scalar values (XNAT reads it back as strings)."""
     if body is None:
         return
@@ -117,12 +118,12 @@ def check_username(name: Any) -> None:
         )
 
 
-def _check_bool(body: dict, key: str) -> None:
+def _check_bool(body: dict[str, Any], key: str) -> None:
     if key in body and not isinstance(body[key], bool):
         raise _refuse(f"{key!r} must be true or false.")
 
 
-def _check_string_list(body: dict, key: str) -> None:
+def _check_string_list(body: dict[str, Any], key: str) -> None:
     value = body.get(key)
     if value is None:
         return
@@ -135,13 +136,13 @@ class CheckedUserServerAPIHandler(UserServerAPIHandler):
     """Start and stop a server: the name and the body are checked before the hub stores either."""
 
     @needs_scope("servers")
-    async def post(self, user_name, server_name=""):
+    async def post(self, user_name: str, server_name: str = "") -> None:
         check_server_name(server_name)
         check_start_options(parse_body(self.request.body, "start request"))
         await super().post(user_name, server_name)
 
     @needs_scope("delete:servers")
-    async def delete(self, user_name, server_name=""):
+    async def delete(self, user_name: str, server_name: str = "") -> None:
         check_server_name(server_name)
         body = parse_body(self.request.body, "stop request") or {}
         if set(body) - {"remove"}:
@@ -157,7 +158,7 @@ class CheckedUserServerAPIHandler(UserServerAPIHandler):
 class CheckedUserTokenListAPIHandler(UserTokenListAPIHandler):
     """Token requests: a note of bounded length, a whole-number lifetime, lists of names."""
 
-    async def post(self, user_name):
+    async def post(self, user_name: str) -> None:
         body = parse_body(self.request.body, "token request") or {}
         note = body.get("note")
         if note is not None and (not isinstance(note, str) or len(note) > MAX_TOKEN_NOTE_LENGTH):
@@ -179,7 +180,7 @@ class CheckedUserListAPIHandler(UserListAPIHandler):
     """Creating users in bulk: a list of XNAT usernames, not a string read letter by letter."""
 
     @needs_scope("admin:users")
-    async def post(self):
+    async def post(self) -> None:
         body = parse_body(self.request.body, "user creation") or {}
         usernames = body.get("usernames")
         if not isinstance(usernames, list) or not 0 < len(usernames) <= MAX_LIST_ITEMS:
@@ -194,13 +195,13 @@ class CheckedUserAPIHandler(UserAPIHandler):
     """Creating and changing one user: XNAT usernames only, flags as booleans."""
 
     @needs_scope("admin:users")
-    async def post(self, user_name):
+    async def post(self, user_name: str) -> None:
         check_username(user_name)
         _check_bool(parse_body(self.request.body, "user creation") or {}, "admin")
         await super().post(user_name)
 
     @needs_scope("admin:users")
-    async def patch(self, user_name):
+    async def patch(self, user_name: str) -> None:
         body = parse_body(self.request.body, "user change") or {}
         if "name" in body:
             check_username(body["name"])

@@ -16,14 +16,17 @@ database work after XNAT's answers run one per event-loop iteration, so a
 burst of logins does not hold up the hub's other requests.
 """
 
+from __future__ import annotations
+
 import asyncio
 import collections
-
-from tornado import web
-from traitlets import Instance, Integer, Unicode, default
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers.login import LoginHandler
+from tornado import web
+from traitlets import Instance, Integer, Unicode, default
 
 from .api_guard import checked_api_handlers
 from .xnat import XnatClient, XnatUnreachable, for_log, is_xnat_username
@@ -60,11 +63,11 @@ class Turnstile:
     separate iterations, and the loop serves its other callbacks and timers in between.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._taken = False
-        self._waiting = collections.deque()
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    async def pass_through(self):
+    async def pass_through(self) -> None:
         loop = asyncio.get_running_loop()
         if self._taken or self._waiting:
             turn = loop.create_future()
@@ -79,7 +82,7 @@ class Turnstile:
             self._taken = True
         loop.call_soon(self._hand_on)
 
-    def _hand_on(self):
+    def _hand_on(self) -> None:
         while self._waiting:
             turn = self._waiting.popleft()
             if not turn.done():
@@ -91,7 +94,7 @@ class Turnstile:
 class XnatLoginHandler(LoginHandler):
     """JupyterHub's login page; pages asked for together are rendered one per loop iteration (~2 ms each)."""
 
-    async def get(self):
+    async def get(self) -> None:
         await self.authenticator.turnstile.pass_through()
         await super().get()
 
@@ -110,33 +113,38 @@ class XnatAuthenticator(Authenticator):
     xnat = Instance(XnatClient)
 
     @default("xnat")
-    def _default_xnat(self):
+    def _default_xnat(self) -> XnatClient:
         return XnatClient(parent=self)
 
     # Spreads the synchronous work of logins over loop iterations, so other requests are served in between.
     turnstile = Instance(Turnstile, ())
 
-    def get_handlers(self, app):
+    def get_handlers(self, app: Any) -> list[tuple[str, type]]:
+        # Replaces Authenticator.get_handlers, which returns only ("/login", LoginHandler): here the login page is
+        # XnatLoginHandler (paced by the turnstile) and the checked API handlers come after it.
         # JupyterHub puts the authenticator's handlers ahead of its own: the checked API handlers replace its
         # handlers for the same URLs (see api_guard).
         return [("/login", XnatLoginHandler), *checked_api_handlers()]
 
     @default("allow_existing_users")
-    def _default_allow_existing_users(self):
+    def _default_allow_existing_users(self) -> bool:
+        # Replaces Authenticator's default (_allow_existing_users_default: True when allowed_users is set).
         # Users XNAT created in the hub still need XNAT's verdict at the login form.
         return False
 
-    def check_allow_config(self):
+    def check_allow_config(self) -> None:
         """XNAT's role and preference are the allow config: nothing to warn about."""
+        # Replaces Authenticator.check_allow_config, which warns at start-up when no allow config is set.
 
-    def normalize_username(self, username):
+    def normalize_username(self, username: str) -> str:
         """Keep the exact XNAT login (see the module docstring); only username_map applies."""
+        # Replaces Authenticator.normalize_username, which lower-cases the name before applying username_map.
         return self.username_map.get(username, username)
 
-    def validate_username(self, username):
+    def validate_username(self, username: str) -> bool:
         return super().validate_username(username) and is_xnat_username(username)
 
-    def check_allowed(self, username, authentication=None):
+    def check_allowed(self, username: str, authentication: dict[str, Any] | None = None) -> bool:
         """XNAT's verdict from authenticate(), or an explicit listing in config.
 
         JupyterHub may call this with authentication=None for names from its
@@ -152,7 +160,8 @@ class XnatAuthenticator(Authenticator):
             raise web.HTTPError(403, MSG_NOT_ALLOWED)
         return False
 
-    async def authenticate(self, handler, data):
+    async def authenticate(self, handler: web.RequestHandler | None,
+                           data: dict[str, Any] | None) -> dict[str, Any] | None:
         model = await self._xnat_verdict(data or {})
         if model:
             # Next, for a login it allows, JupyterHub stores the user in its database: some 10 ms of synchronous
@@ -161,7 +170,7 @@ class XnatAuthenticator(Authenticator):
             await self.turnstile.pass_through()
         return model
 
-    async def _xnat_verdict(self, data):
+    async def _xnat_verdict(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
         username = data.get("username") or ""
         password = data.get("password") or ""
         if not is_xnat_username(username):
@@ -189,7 +198,7 @@ class XnatAuthenticator(Authenticator):
         all_users = isinstance(preference, dict) and preference.get("allUsersCanStartJupyter") is True
         return {"name": username, XNAT_ACCESS: "all-users" if all_users else None}
 
-    async def _xnat_json(self, username, password, segments, missing_ok=False):
+    async def _xnat_json(self, username: str, password: str, segments: Sequence[str], missing_ok: bool = False) -> Any:
         """One XNAT call as the user; the parsed JSON, or None for wrong credentials.
 
         Every other failure raises an HTTPError whose message JupyterHub shows

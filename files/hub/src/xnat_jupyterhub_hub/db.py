@@ -4,13 +4,20 @@ A login commits to the hub database several times (the user, its roles, its serv
 in SQLite's default rollback-journal mode each commit syncs the disk at least twice.
 """
 
+from __future__ import annotations
+
 import sqlite3
+from typing import TYPE_CHECKING
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
 
-def _set_sqlite_pragmas(dbapi_connection, _connection_record):
+
+def _set_sqlite_pragmas(dbapi_connection: DBAPIConnection, _connection_record: ConnectionPoolEntry) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
@@ -24,7 +31,7 @@ def _set_sqlite_pragmas(dbapi_connection, _connection_record):
         cursor.close()
 
 
-def tune_sqlite():
+def tune_sqlite() -> None:
     """Apply the settings to every SQLite connection SQLAlchemy opens in this process from now on.
 
     Call it from jupyterhub_config.py, before JupyterHub opens its database. Other databases are left alone.

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from jupyterhub.handlers.base import BaseHandler
+from tornado import httputil, iostream, web
 from tornado.http1connection import HTTP1ServerConnection
 from tornado.httpserver import HTTPServer, _HTTPRequestContext
 
@@ -115,11 +116,12 @@ class TrustedProxies:
 class _ProxyChainContext(_HTTPRequestContext):
     """Tornado's per-connection request context with the hub's rule for X-Forwarded-* headers."""
 
-    def __init__(self, stream: Any, address: tuple, protocol: str | None, trusted: TrustedProxies) -> None:
+    def __init__(self, stream: iostream.IOStream, address: tuple, protocol: str | None,
+                 trusted: TrustedProxies) -> None:
         super().__init__(stream, address, protocol)
         self._trusted = trusted
 
-    def _apply_xheaders(self, headers: Any) -> None:
+    def _apply_xheaders(self, headers: httputil.HTTPHeaders) -> None:
         self.remote_ip, self.protocol = client_of(
             headers.get("X-Forwarded-For"), headers.get("X-Forwarded-Proto"),
             self._orig_remote_ip, self._orig_protocol, self._trusted)
@@ -134,14 +136,14 @@ class ProxyAwareHTTPServer(HTTPServer):
 
     _trusted = TrustedProxies()
 
-    def handle_stream(self, stream: Any, address: tuple) -> None:
+    def handle_stream(self, stream: iostream.IOStream, address: tuple) -> None:
         context = _ProxyChainContext(stream, address, self.protocol, self._trusted)
         conn = HTTP1ServerConnection(stream, self.conn_params, context)
         self._connections.add(conn)
         conn.start_serving(self)
 
 
-def secure_cookies_over_https(handler_class: type) -> None:
+def secure_cookies_over_https(handler_class: type[web.RequestHandler]) -> None:
     """Make handler_class.set_cookie mark every cookie of an HTTPS request Secure.
 
     JupyterHub 5.5 decides Secure per cookie for its login cookies but sets _xsrf with fixed settings;
@@ -157,8 +159,8 @@ def secure_cookies_over_https(handler_class: type) -> None:
             kwargs["secure"] = True
         original(self, name, value, *args, **kwargs)
 
-    set_cookie.secure_over_https = True  # type: ignore[attr-defined]
-    handler_class.set_cookie = set_cookie
+    set_cookie.secure_over_https = True  # type: ignore[attr-defined]  # a marker on the function, read back above
+    handler_class.set_cookie = set_cookie  # type: ignore[method-assign]  # the wrapping is the point (see above)
 
 
 def install(extra_trusted: Iterable[Network] = ()) -> TrustedProxies:

@@ -6,12 +6,15 @@ complete ServiceSpec or raises InvalidUserOptions naming the offending field.
 Nothing here talks to Docker or XNAT, and nothing is kept between calls.
 """
 
+from __future__ import annotations
+
 import fnmatch
 import hashlib
 import posixpath
 import re
 import shlex
 from dataclasses import dataclass
+from typing import Any
 
 
 class InvalidUserOptions(ValueError):
@@ -29,16 +32,16 @@ class MountSpec:
 @dataclass(frozen=True)
 class ServiceSpec:
     image: str
-    args: list | None  # None: the image's own command
-    env: dict
-    mounts: list  # of MountSpec, in XNAT's order
-    labels: dict
+    args: list[str] | None  # None: the image's own command
+    env: dict[str, str]
+    mounts: list[MountSpec]  # in XNAT's order
+    labels: dict[str, str]
     cpu_limit: float | None
     cpu_reservation: float | None
     mem_limit: int | None  # bytes
     mem_reservation: int | None  # bytes
-    generic_resources: dict  # kind -> count
-    constraints: list
+    generic_resources: dict[str, int]  # kind -> count
+    constraints: list[str]
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,9 @@ class SpecSettings:
     """Site policy applied to what XNAT asks for."""
 
     # Glob patterns; empty accepts any image XNAT names (XNAT admins choose images).
-    allowed_images: tuple = ()
+    allowed_images: tuple[str, ...] = ()
     # Host path prefixes bind sources must lie under; empty accepts any absolute path.
-    allowed_bind_prefixes: tuple = ()
+    allowed_bind_prefixes: tuple[str, ...] = ()
 
 
 # Docker image reference: optional registry[:port]/, path components, optional :tag and @digest.
@@ -70,7 +73,7 @@ _CONSTRAINT_RE = re.compile(r"\s*([^\s=!]+)\s*(==|!=)\s*(\S+)\s*")
 _GENERIC_KIND_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
-def _mapping(value, name, required=False):
+def _mapping(value: Any, name: str, required: bool = False) -> dict[str, Any]:
     if value is None:
         if required:
             raise InvalidUserOptions(f"{name} is missing")
@@ -80,7 +83,7 @@ def _mapping(value, name, required=False):
     return value
 
 
-def _image(container_spec, settings):
+def _image(container_spec: dict[str, Any], settings: SpecSettings) -> str:
     image = container_spec.get("image")
     if not isinstance(image, str) or not image.strip():
         raise InvalidUserOptions("task_template.container_spec.image is missing")
@@ -98,7 +101,7 @@ def _image(container_spec, settings):
     return image
 
 
-def _args(container_spec):
+def _args(container_spec: dict[str, Any]) -> list[str] | None:
     command = container_spec.get("command")
     if command is None:
         return None
@@ -111,7 +114,7 @@ def _args(container_spec):
     return args or None
 
 
-def _string_map(value, name, key_re=None):
+def _string_map(value: Any, name: str, key_re: re.Pattern[str] | None = None) -> dict[str, str]:
     result = {}
     for key, item in _mapping(value, name).items():
         if not isinstance(key, str) or not key or (key_re and not key_re.fullmatch(key)):
@@ -125,7 +128,7 @@ def _string_map(value, name, key_re=None):
     return result
 
 
-def _absolute_path(value, name):
+def _absolute_path(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidUserOptions(f"{name} is empty")
     if not value.startswith("/"):
@@ -135,12 +138,12 @@ def _absolute_path(value, name):
     return posixpath.normpath(value)
 
 
-def _under(path, prefix):
+def _under(path: str, prefix: str) -> bool:
     prefix = posixpath.normpath(prefix)
     return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
-def _mounts(container_spec, settings):
+def _mounts(container_spec: dict[str, Any], settings: SpecSettings) -> list[MountSpec]:
     raw = container_spec.get("mounts")
     if raw is None:
         return []
@@ -169,24 +172,26 @@ def _mounts(container_spec, settings):
                     f"{name}.source {source!r} is outside the hub's allowed bind-mount directories"
                 )
         elif kind == "volume":
-            source = item.get("source")
-            if not isinstance(source, str) or not _VOLUME_NAME_RE.fullmatch(source):
+            volume = item.get("source")
+            if not isinstance(volume, str) or not _VOLUME_NAME_RE.fullmatch(volume):
                 # XNAT puts the compute environment's local path here even for volume mounts.
                 raise InvalidUserOptions(
-                    f"{name}.source {str(source)[:80]!r} is not a Docker volume name"
+                    f"{name}.source {str(volume)[:80]!r} is not a Docker volume name"
                 )
+            source = volume
         else:
             raise InvalidUserOptions(f"{name}.type must be 'bind' or 'volume', got {str(kind)[:20]!r}")
         mounts.append(MountSpec(target=target, source=source, type=kind, read_only=read_only))
     return mounts
 
 
-def parse_memory(value, name):
+def parse_memory(value: Any, name: str) -> int | None:
     """'4G', '512M', '1.5g', '2GiB' or a byte count -> bytes; None/''/0 -> None."""
     if value is None or value == "" or value == 0:
         return None
     if isinstance(value, bool):
         raise InvalidUserOptions(f"{name} must be a size such as '4G'")
+    amount: float  # a byte count stays an int, exact at any size
     if isinstance(value, int):
         amount, unit = value, ""
     elif isinstance(value, str) and (match := _MEM_RE.fullmatch(value.strip())):
@@ -202,7 +207,7 @@ def parse_memory(value, name):
     return size
 
 
-def _cpu(value, name):
+def _cpu(value: Any, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -213,7 +218,7 @@ def _cpu(value, name):
     return float(value) or None
 
 
-def _generic_resources(resources):
+def _generic_resources(resources: dict[str, Any]) -> dict[str, int]:
     name = "task_template.resources.generic_resources"
     result = {}
     for kind, value in _mapping(resources.get("generic_resources"), name).items():
@@ -227,7 +232,7 @@ def _generic_resources(resources):
     return result
 
 
-def _constraints(placement):
+def _constraints(placement: dict[str, Any]) -> list[str]:
     name = "task_template.placement.constraints"
     raw = placement.get("constraints")
     if raw is None:
@@ -247,7 +252,7 @@ def _constraints(placement):
     return result
 
 
-def user_options_to_service_spec(options, settings=SpecSettings()):
+def user_options_to_service_spec(options: Any, settings: SpecSettings = SpecSettings()) -> ServiceSpec:
     """Translate XNAT's user options (the parsed JSON) into a ServiceSpec.
 
     Raises InvalidUserOptions with the offending field's path in the message.
@@ -286,14 +291,14 @@ def user_options_to_service_spec(options, settings=SpecSettings()):
     )
 
 
-def _slug(text):
+def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 SERVICE_NAME_MAX = 63
 
 
-def service_name(prefix, username, server_name):
+def service_name(prefix: str, username: str, server_name: str) -> str:
     """Docker service name for one (user, server): DNS-label safe, at most 63 characters.
 
     Lower-cased slugs keep names readable; the hash of the exact names keeps

@@ -1,12 +1,16 @@
 """Docker Swarm spawner whose notebook services are configured by XNAT."""
 
+from __future__ import annotations
+
 import asyncio
 import fnmatch
 import inspect
 import json
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from docker.errors import APIError
 from docker.types import (
@@ -23,12 +27,16 @@ from dockerspawner import SwarmSpawner
 from tornado import web
 from tornado.httpclient import HTTPClientError
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
-from traitlets import Any, Bool, Float, Instance, Integer, List, Unicode, default, validate
+from traitlets import Any as AnyTrait
+from traitlets import Bool, Float, Instance, Integer, List, Unicode, default, validate
 
 from .api_guard import is_server_name
-from .service_spec import InvalidUserOptions, SpecSettings, service_name, user_options_to_service_spec
+from .service_spec import InvalidUserOptions, ServiceSpec, SpecSettings, service_name, user_options_to_service_spec
 from .settings import SettingsError, read_secret_file
 from .xnat import XnatClient, XnatUnreachable, for_log
+
+if TYPE_CHECKING:
+    from traitlets.utils.bunch import Bunch
 
 SERVICE_LABEL = "xnat-jupyterhub.service"
 USER_LABEL = "xnat-jupyterhub.user"
@@ -40,7 +48,7 @@ FINAL_TASK_STATES = {"complete", "shutdown", "failed", "rejected", "orphaned", "
 LIVE_TASK_STATES = {"new", "pending", "assigned", "accepted", "ready", "preparing", "starting", "running"}
 
 
-def task_address(task, network):
+def task_address(task: dict[str, Any] | None, network: str) -> str | None:
     """The IP address of a swarm task on the named network (name or id), or None."""
     for attachment in (task or {}).get("NetworksAttachments") or []:
         net = attachment.get("Network") or {}
@@ -50,7 +58,7 @@ def task_address(task, network):
     return None
 
 
-def _http_error(status, message):
+def _http_error(status: int, message: str) -> web.HTTPError:
     """An HTTP error whose message the user sees.
 
     The message is an argument because JupyterHub %-formats log_message and Docker or XNAT text may hold
@@ -59,7 +67,7 @@ def _http_error(status, message):
     stream shows "HTTP 400: Bad Request (...)".
     """
     error = web.HTTPError(status, "%s", message)
-    error.jupyterhub_message = message
+    error.jupyterhub_message = message  # type: ignore[attr-defined]  # JupyterHub's own attribute, read at runtime
     return error
 
 
@@ -75,7 +83,7 @@ class XnatSwarmSpawner(SwarmSpawner):
     xnat = Instance(XnatClient)
 
     @default("xnat")
-    def _default_xnat(self):
+    def _default_xnat(self) -> XnatClient:
         return XnatClient(parent=self)
 
     xnat_service_username = Unicode(
@@ -144,14 +152,14 @@ class XnatSwarmSpawner(SwarmSpawner):
     # Spawner.user_options is a Dict trait, and JupyterHub 5.5 sets it from the hub database whenever it loads a
     # server: one stored value that is not an object (JupyterHub stores a start request's body before it checks it)
     # would stop the hub at every start. Here such a value is logged, replaced by {} and repaired in the database.
-    user_options = Any(help="The start request's options, as XNAT sent them; the configuration comes from XNAT.")
+    user_options = AnyTrait(help="The start request's options, as XNAT sent them; the configuration comes from XNAT.")
 
     @default("user_options")
-    def _default_user_options(self):
+    def _default_user_options(self) -> dict[str, Any]:
         return {}
 
     @validate("user_options")
-    def _stored_options_are_an_object(self, proposal):
+    def _stored_options_are_an_object(self, proposal: Bunch) -> dict[str, Any]:
         value = proposal.value
         if isinstance(value, dict):
             return value
@@ -162,40 +170,45 @@ class XnatSwarmSpawner(SwarmSpawner):
             self.orm_spawner.user_options = {}
         return {}
 
-    _executor = None
-    _spec = None
+    _executor: ClassVar[ThreadPoolExecutor | None] = None
+    _spec: ServiceSpec | None = None
     _stop_requested = False
 
     @property
-    def executor(self):
+    def executor(self) -> ThreadPoolExecutor:
+        # Replaces DockerSpawner.executor, one ThreadPoolExecutor(1) for all spawners: docker_api_threads threads.
         cls = type(self)
         if cls._executor is None:
             cls._executor = ThreadPoolExecutor(self.docker_api_threads, thread_name_prefix="docker-api")
         return cls._executor
 
     @default("client_kwargs")
-    def _default_client_kwargs(self):
+    def _default_client_kwargs(self) -> dict[str, Any]:
         return {"max_pool_size": max(10, self.docker_api_threads)}
 
     @default("apply_user_options")
-    def _default_apply_user_options(self):
+    def _default_apply_user_options(self) -> Callable[[Any, Any], None]:
         # XNAT's start request only echoes the launch; the configuration comes from XNAT's user-options endpoint.
         return lambda spawner, user_options: None
 
     @default("object_name")
-    def _object_name_default(self):
+    def _object_name_default(self) -> str:
+        # Replaces DockerSpawner._object_name_default, which renders name_template ({prefix}-{username}--{servername}):
+        # service_name() is DNS-label safe, at most 63 characters, and unique per exact (user, server).
         return service_name(self.prefix, self.user.name, self.name)
 
-    def clear_state(self):
+    def clear_state(self) -> None:
         super().clear_state()
         self._spec = None
 
-    async def check_allowed(self, image):
+    async def check_allowed(self, image: str) -> NoReturn:
+        # Replaces DockerSpawner.check_allowed, which accepts an image from the start request's options when it is in
+        # allowed_images: the image comes from XNAT's launch options only, so a requested image is always refused.
         raise _http_error(400, "The notebook image is chosen by XNAT, not by the start request.")
 
     # --- spawn -----------------------------------------------------------
 
-    async def start(self):
+    async def start(self) -> tuple[str, int]:
         if not is_server_name(self.name):
             # Reached from the hub's own pages (the API checks names before it stores them): nothing is created.
             raise _http_error(400, "Invalid server name: XNAT names servers with letters, digits, '.', '_' and '-'.")
@@ -214,7 +227,7 @@ class XnatSwarmSpawner(SwarmSpawner):
             await self._discard_service()
             raise
 
-    def request_stop(self):
+    def request_stop(self) -> None:
         """Make a start in progress give up at its next step: a stop request arrived while it was starting.
 
         The start then fails like any other (JupyterHub stops and forgets the server) instead of being
@@ -222,11 +235,11 @@ class XnatSwarmSpawner(SwarmSpawner):
         """
         self._stop_requested = True
 
-    def _check_stop_requested(self):
+    def _check_stop_requested(self) -> None:
         if self._stop_requested:
             raise _http_error(409, "The server was stopped while it was starting.")
 
-    async def _fetch_service_spec(self):
+    async def _fetch_service_spec(self) -> ServiceSpec:
         segments = ["xapi", "jupyterhub", "users", self.user.name, "server"]
         if self.name:
             segments.append(self.name)
@@ -266,15 +279,15 @@ class XnatSwarmSpawner(SwarmSpawner):
             raise _http_error(400, f"XNAT's launch options are invalid: {reason}") from None
 
     @property
-    def _log_name_safe(self):
+    def _log_name_safe(self) -> str:
         return f"{for_log(self.user.name)}:{for_log(self.name)}"
 
-    def _home(self):
+    def _home(self) -> str:
         if self._spec and self._spec.env.get("JUPYTERHUB_ROOT_DIR"):
             return self._spec.env["JUPYTERHUB_ROOT_DIR"]
         return self.format_string(self.notebook_home)
 
-    def get_env(self):
+    def get_env(self) -> dict[str, str]:
         # XNAT's variables first, so the hub's own JUPYTERHUB_* values and config win.
         env = dict(self._spec.env) if self._spec else {}
         env["HOME"] = self._home()
@@ -287,7 +300,8 @@ class XnatSwarmSpawner(SwarmSpawner):
             env["CPU_LIMIT"] = str(self._spec.cpu_limit)
         return env
 
-    async def get_command(self):
+    async def get_command(self) -> list[str] | None:
+        # Only the last case calls DockerSpawner.get_command, which inspects the image for its Cmd and adds the args.
         extra = self.get_args()
         if self._spec and self._spec.args:
             return list(self._spec.args) + extra
@@ -298,7 +312,7 @@ class XnatSwarmSpawner(SwarmSpawner):
         return await super().get_command()
 
     @property
-    def mounts(self):
+    def mounts(self) -> list[Mount]:
         configured = super().mounts
         from_xnat = [
             Mount(target=m.target, source=m.source, type=m.type, read_only=m.read_only)
@@ -306,10 +320,10 @@ class XnatSwarmSpawner(SwarmSpawner):
         ]
         return configured + from_xnat
 
-    def _uses_secrets_file(self, image):
+    def _uses_secrets_file(self, image: str) -> bool:
         return any(fnmatch.fnmatchcase(image, p) for p in self.secrets_file_images)
 
-    async def _create_env_secret(self, values):
+    async def _create_env_secret(self, values: dict[str, str]) -> SecretReference:
         name = f"{self.object_name[:52].rstrip('-')}-{secrets.token_hex(4)}"
         created = await self.docker(
             "create_secret",
@@ -326,8 +340,13 @@ class XnatSwarmSpawner(SwarmSpawner):
             mode=0o400,
         )
 
-    async def create_object(self):
+    async def create_object(self) -> dict[str, Any]:
+        # Replaces SwarmSpawner.create_object of dockerspawner 14.0.0 (config alone, then an unbounded wait for a task):
+        # image, labels, limits (config fills gaps), generic resources, constraints from XNAT; uid:gid, HOME workdir,
+        # secret env file, restart none, endpoint_mode, service labels, distinct mount targets; start_object waits.
         spec = self._spec
+        if spec is None:  # cleared by JupyterHub's stop (clear_state) while this start was still under way
+            raise _http_error(409, "The server was stopped while it was starting.")
         mounts = self.mounts
         targets = [m["Target"] for m in mounts]
         if len(targets) != len(set(targets)):
@@ -350,7 +369,7 @@ class XnatSwarmSpawner(SwarmSpawner):
         )
         container_kwargs.update(self.extra_container_spec)
 
-        def nano(cpus):
+        def nano(cpus: float | None) -> int | None:
             return int(cpus * 1e9) if cpus else None
 
         resources_kwargs = dict(
@@ -375,6 +394,7 @@ class XnatSwarmSpawner(SwarmSpawner):
         )
         task_kwargs.update(self.extra_task_spec)
 
+        endpoint_kwargs: dict[str, Any]
         if self.use_internal_ip:
             endpoint_kwargs = {"mode": self.endpoint_mode}
         else:
@@ -390,19 +410,22 @@ class XnatSwarmSpawner(SwarmSpawner):
         create_kwargs.update(self.extra_create_kwargs)
         return await self.docker("create_service", **create_kwargs)
 
-    async def _newest_task(self):
+    async def _newest_task(self) -> dict[str, Any] | None:
         tasks = await self.docker("tasks", filters={"service": self.object_id or self.object_name})
         return max(tasks, key=lambda t: t.get("CreatedAt", ""), default=None)
 
-    async def _newest_task_status(self):
+    async def _newest_task_status(self) -> tuple[str, str, dict[str, Any]]:
         """(state, problem, status) of the newest task; state is "" when there is no task."""
         status = ((await self._newest_task()) or {}).get("Status") or {}
         state = (status.get("State") or "").lower()
         problem = (status.get("Err") or status.get("Message") or state or "no task")[:300]
         return state, problem, status
 
-    async def start_object(self):
+    async def start_object(self) -> None:
         """Wait for the task to run; fail at once when swarm rejects it or cannot place it."""
+        # Replaces SwarmSpawner.start_object, which polls with back-off (1 s to 11 s), waits out "rejected" and
+        # unplaceable tasks until start_timeout and raises RuntimeError: here every task_poll_interval, with HTTP
+        # errors, pending_grace for unplaceable tasks and request_stop.
         unplaceable_since = None
         while True:
             self._check_stop_requested()
@@ -422,12 +445,14 @@ class XnatSwarmSpawner(SwarmSpawner):
                 unplaceable_since = None
             await asyncio.sleep(self.task_poll_interval)
 
-    async def poll(self):
+    async def poll(self) -> int | str | None:
         """None while the notebook's task runs (or starts) on a node that is up; otherwise why not.
 
         Swarm keeps reporting the last state of a task whose node is lost ("running") for hours, so the
         node is asked too: a notebook on a node that is down counts as stopped.
         """
+        # Replaces SwarmSpawner.poll, which counts only running, starting, pending and preparing tasks as alive and
+        # never asks the node.
         task = await self.get_task()
         if not task:
             return 0
@@ -442,7 +467,7 @@ class XnatSwarmSpawner(SwarmSpawner):
                 return f"its node is {node_state}"
         return None
 
-    async def _node_state(self, node_id):
+    async def _node_state(self, node_id: str) -> str:
         """The swarm's view of a node: ready, down, disconnected, unknown, or gone."""
         try:
             node = await self.docker("inspect_node", node_id)
@@ -452,7 +477,7 @@ class XnatSwarmSpawner(SwarmSpawner):
             raise
         return ((node.get("Status") or {}).get("State") or "unknown").lower()
 
-    async def get_ip_and_port(self):
+    async def get_ip_and_port(self) -> tuple[str, int]:
         """The running task's own address on the hub's network, not the service's DNS name.
 
         After a server is stopped and started again under the same name, swarm's DNS can still answer with the
@@ -466,13 +491,13 @@ class XnatSwarmSpawner(SwarmSpawner):
             return await super().get_ip_and_port()
         return address, self.port
 
-    async def _fail_if_task_ended(self):
+    async def _fail_if_task_ended(self) -> None:
         state, problem, _status = await self._newest_task_status()
         if state in FINAL_TASK_STATES or not state:
             self.log.error("Notebook service %s ended while starting: %s", self.object_name, problem)
             raise _http_error(500, f"The notebook stopped while starting ({state or 'gone'}): {problem}")
 
-    async def _wait_until_answering(self, address):
+    async def _wait_until_answering(self, address: tuple[str, int]) -> None:
         """Return once the notebook answers HTTP (any status below 500, as the hub counts it) or ready_check_limit."""
         server = self.server
         if self.ready_check_interval <= 0 or server is None or self.internal_ssl or not isinstance(address, tuple):
@@ -505,8 +530,10 @@ class XnatSwarmSpawner(SwarmSpawner):
 
     # --- clean-up --------------------------------------------------------
 
-    async def remove_object(self):
+    async def remove_object(self) -> None:
         """Remove the service (by id, else by name) and its secrets, and wait until its task is gone."""
+        # Replaces SwarmSpawner.remove_object, which removes the service by object_id alone, fails on a 404 and
+        # returns while its container may still run (a start under the same name would then meet it).
         target = self.object_id or self.object_name
         self.log.info("Removing service %s", target)
         try:
@@ -531,12 +558,12 @@ class XnatSwarmSpawner(SwarmSpawner):
                 if e.status_code != 404:
                     raise
 
-    async def _wait_until_tasks_gone(self, task_ids):
+    async def _wait_until_tasks_gone(self, task_ids: set[str]) -> None:
         """Until swarm has removed the given tasks (their containers have stopped), or old_task_wait seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.old_task_wait
         while task_ids and loop.time() < deadline:
-            left = set()
+            left: set[str] = set()
             for task_id in task_ids:
                 try:
                     await self.docker("inspect_task", task_id)
@@ -551,14 +578,14 @@ class XnatSwarmSpawner(SwarmSpawner):
             self.log.warning("Notebook service %s: %d task(s) still shutting down after %.0f s",
                              self.object_name, len(task_ids), self.old_task_wait)
 
-    async def _discard_service(self):
+    async def _discard_service(self) -> None:
         try:
             await self.remove_object()
         except Exception:
             self.log.exception("Could not remove notebook service %s", self.object_name)
         self.object_id = ""
 
-    async def run_post_stop_hook(self):
+    async def run_post_stop_hook(self) -> None:
         # Also reached for servers that died or never ran, where stop() is skipped.
         await self._discard_service()
         result = super().run_post_stop_hook()

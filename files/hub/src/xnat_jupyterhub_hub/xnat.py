@@ -1,12 +1,16 @@
 """Non-blocking calls from the hub to XNAT's REST API (tornado's AsyncHTTPClient)."""
 
+from __future__ import annotations
+
 import asyncio
 import functools
 import json
 import re
 import ssl
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from tornado.httpclient import HTTPClientError, HTTPRequest
@@ -16,16 +20,19 @@ from traitlets.config import LoggingConfigurable
 
 from . import __version__
 
+if TYPE_CHECKING:
+    from traitlets.utils.bunch import Bunch
+
 # XNAT's own rule for login names (Patterns.EXPR_USERNAME in XNAT core).
 XNAT_USERNAME_PATTERN = re.compile(r"[a-zA-Z][A-Za-z0-9\-_'.]{0,63}")
 
 
-def is_xnat_username(name):
+def is_xnat_username(name: object) -> bool:
     """True if `name` is a login name XNAT could have issued."""
     return isinstance(name, str) and XNAT_USERNAME_PATTERN.fullmatch(name) is not None
 
 
-def for_log(value, limit=32):
+def for_log(value: object, limit: int = 32) -> str:
     """A user-supplied string made safe for one log line: repr-escaped and length-capped."""
     text = str(value)
     if len(text) > limit:
@@ -44,11 +51,11 @@ class XnatAnswer:
     status: int
     body: bytes
 
-    def json(self):
+    def json(self) -> Any:
         """The body parsed as JSON; ValueError if it is not JSON."""
         return json.loads(self.body.decode("utf-8"))
 
-    def excerpt(self, limit=200):
+    def excerpt(self, limit: int = 200) -> str:
         """The start of the body, for a log line."""
         return for_log(self.body.decode("utf-8", "replace"), limit)
 
@@ -61,7 +68,7 @@ class XnatClient(LoggingConfigurable):
     ).tag(config=True)
 
     @validate("url")
-    def _check_url(self, proposal):
+    def _check_url(self, proposal: Bunch) -> str:
         value = proposal.value.rstrip("/")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -84,7 +91,7 @@ class XnatClient(LoggingConfigurable):
     ).tag(config=True)
 
     @validate("max_connections")
-    def _check_max_connections(self, proposal):
+    def _check_max_connections(self, proposal: Bunch) -> int:
         if proposal.value < 1:
             raise ValueError(f"XnatClient.max_connections must be at least 1, got {proposal.value}")
         return proposal.value
@@ -92,9 +99,11 @@ class XnatClient(LoggingConfigurable):
     # One HTTP client and one connection limit per event loop, shared by every spawner and the
     # authenticator, apart from the client JupyterHub uses for its proxy so slow XNAT answers
     # cannot hold that up.
-    _pools = weakref.WeakKeyDictionary()
+    _pools: ClassVar[
+        weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[SimpleAsyncHTTPClient, asyncio.Semaphore]]
+    ] = weakref.WeakKeyDictionary()
 
-    def _pool(self):
+    def _pool(self) -> tuple[SimpleAsyncHTTPClient, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
@@ -105,17 +114,17 @@ class XnatClient(LoggingConfigurable):
             pool = self._pools[loop] = (http, asyncio.Semaphore(self.max_connections))
         return pool
 
-    def ssl_context(self):
+    def ssl_context(self) -> ssl.SSLContext:
         """The TLS settings for https URLs, built once: tornado would build them, CA bundle and all, per request."""
         return _ssl_context(self.verify_tls, self.ca_file, self.client_cert_file, self.client_key_file)
 
-    def url_for(self, *segments):
+    def url_for(self, *segments: object) -> str:
         """XNAT URL for the given path segments, each escaped as one segment."""
         if not self.url:
             raise RuntimeError("XnatClient.url is not configured")
         return self.url + "/" + "/".join(quote(str(s), safe="") for s in segments)
 
-    async def get(self, segments, username, password):
+    async def get(self, segments: Iterable[object], username: str, password: str) -> XnatAnswer:
         """GET a path with Basic auth; returns XnatAnswer for any HTTP status.
 
         Raises XnatUnreachable when no HTTP answer arrives within the timeouts.
@@ -164,7 +173,7 @@ class XnatClient(LoggingConfigurable):
 
 
 @functools.lru_cache(maxsize=8)
-def _ssl_context(verify, ca_file, client_cert_file, client_key_file):
+def _ssl_context(verify: bool, ca_file: str, client_cert_file: str, client_key_file: str) -> ssl.SSLContext:
     """One SSLContext per set of TLS settings; the files are read when it is built, so again only after a restart."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file or None)
     if not verify:

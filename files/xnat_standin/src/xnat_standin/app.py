@@ -8,13 +8,14 @@ import logging
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from . import compute_api, data_api, faults_api, jupyterhub_api, preferences_api, ui, users_api
 from .auth import SESSION_COOKIE, Authenticator
 from .bootstrap import initialise
 from .config import Settings
 from .preferences import Preferences
-from .responses import NotAuthenticated, XnatError, text_error
+from .responses import NotAuthenticated, XnatErrorResponse, text_error
 from .state import PRINCIPAL, STATE, State
 from .store import Store
 
@@ -25,11 +26,11 @@ SLOW_PATHS = ("/xapi/users/*/roles", "/xapi/jupyterhub/preferences*", "/xapi/jup
 
 
 @web.middleware
-async def xnat_errors(request: web.Request, handler):
+async def xnat_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Errors as text/plain bodies with XNAT's status codes (contract §2.0)."""
     try:
         return await handler(request)
-    except XnatError as exc:
+    except XnatErrorResponse as exc:
         return text_error(exc.status, exc.message)
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/xapi"):
@@ -43,7 +44,7 @@ async def xnat_errors(request: web.Request, handler):
 
 
 @web.middleware
-async def authentication(request: web.Request, handler):
+async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
     principal = await state.auth.identify(request)
     request[PRINCIPAL] = principal
@@ -61,7 +62,7 @@ async def authentication(request: web.Request, handler):
 
 
 @web.middleware
-async def latency_and_faults(request: web.Request, handler):
+async def latency_and_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
     if state.settings.latency_ms and request.method == "GET" and \
             any(fnmatch.fnmatchcase(request.path, pattern) for pattern in SLOW_PATHS):
@@ -76,7 +77,7 @@ async def latency_and_faults(request: web.Request, handler):
 
 
 @web.middleware
-async def access_log_timing(request: web.Request, handler):
+async def access_log_timing(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.monotonic()
     try:
         return await handler(request)

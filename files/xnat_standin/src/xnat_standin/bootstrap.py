@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import yaml
 
 from . import compute
 from .auth import ADMIN_ROLE, hash_password
-from .config import Settings, read_secret_file
+from .config import Settings, read_text_secret
 from .preferences import JUPYTERHUB_PREFERENCES, SITE_CONFIG, Preferences, java_to_string
 from .store import Store
 
@@ -60,7 +61,7 @@ def ensure_admin(store: Store, settings: Settings) -> None:
     if store.user_for_login(settings.admin_username) is not None:
         return
     if settings.admin_password_file:
-        password = read_secret_file(settings.admin_password_file)
+        password = read_text_secret(settings.admin_password_file)
     else:
         password = secrets.token_urlsafe(18)
         target = settings.data_dir / "admin-password"
@@ -76,7 +77,7 @@ def ensure_service_account(store: Store, settings: Settings) -> None:
     """JupyterHubUserInitializer: create the account once, never touch an existing one (§2.1)."""
     if not settings.service_account or store.user_for_login(settings.service_account_username) is not None:
         return
-    password = (read_secret_file(settings.service_account_password_file)
+    password = (read_text_secret(settings.service_account_password_file)
                 if settings.service_account_password_file else SERVICE_ACCOUNT_DEFAULT_PASSWORD)
     _create_account(store, settings.service_account_username, password, "jupyterhub@jupyterhub.jupyterhub",
                     "jupyterhub", "jupyterhub", settings.service_account_enabled, True, ["JupyterHub"])
@@ -91,7 +92,7 @@ def _seed_users(store: Store, users: list[dict], base: Path) -> None:
             continue
         password = entry.get("password")
         if entry.get("password_file"):
-            password = read_secret_file(base / entry["password_file"])
+            password = read_text_secret(base / entry["password_file"])
         roles = entry.get("roles", [])
         undefined = set(roles) - set(store.role_definitions())
         if undefined:
@@ -130,8 +131,39 @@ def _seed_compute(store: Store, seeded: dict) -> bool:
     return True
 
 
+def merge_seeds(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """`second` seeded after `first`: its lists (users, projects) extend first's, its mappings update first's."""
+    merged = dict(first)
+    for section, value in second.items():
+        if isinstance(merged.get(section), list) and isinstance(value, list):
+            merged[section] = [*merged[section], *value]
+        elif isinstance(merged.get(section), dict) and isinstance(value, dict):
+            merged[section] = {**merged[section], **value}
+        else:
+            merged[section] = value
+    return merged
+
+
+def copy_sample_archive(source: Path, archive: Path) -> int:
+    """Copy the sample's archive files that the archive does not have yet; returns how many were copied."""
+    copied = 0
+    for path in sorted(source.rglob("*")):
+        target = archive / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(mode=0o755, exist_ok=True)
+        elif not target.exists():
+            shutil.copyfile(path, target)
+            target.chmod(0o644)
+            copied += 1
+    return copied
+
+
 def initialise(store: Store, prefs: Preferences, settings: Settings) -> None:
     seed = load_seed(settings.seed) if settings.seed else {}
+    if settings.sample_dir:
+        seed = merge_seeds(load_seed(settings.sample_dir / "seed.yml"), seed)
+        copied = copy_sample_archive(settings.sample_dir / "archive", settings.archive_path)
+        log.info("sample %s: %d archive files copied", settings.sample_dir, copied)
     base = settings.seed.parent if settings.seed else Path.cwd()
     for role, description in {**BUILTIN_ROLES, **seed.get("roles", {})}.items():
         store.define_role(role, description)
@@ -154,7 +186,7 @@ def initialise(store: Store, prefs: Preferences, settings: Settings) -> None:
             raise SeedError(f"unknown jupyterhub preference {name}")
         prefs.set_from_json(name, value)
     if settings.jupyterhub_token_file:
-        prefs.set_raw("jupyterHubToken", read_secret_file(settings.jupyterhub_token_file))
+        prefs.set_raw("jupyterHubToken", read_text_secret(settings.jupyterhub_token_file))
     if not prefs.raw("jupyterHubHostUrl").strip():
         prefs.set_raw("jupyterHubHostUrl", prefs.site("siteUrl"))
 

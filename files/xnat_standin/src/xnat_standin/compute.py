@@ -248,7 +248,9 @@ def constraint_strings(constraint: dict) -> list[str]:
     return [f"{constraint['key']}{operator}{value}" for value in constraint.get("values") or []]
 
 
-ALL_SCOPES = {key: {"scope": key, "enabled": True, "ids": []} for key in ("Site", "Project", "User")}
+ALL_SCOPES: dict[str, dict[str, Any]] = {
+    key: {"scope": key, "enabled": True, "ids": []} for key in ("Site", "Project", "User")
+}
 DEFAULT_HARDWARE = (("Small", 2.0, "2G"), ("Medium", 2.0, "4G"), ("Large", 2.0, "8G"), ("XLarge", 4.0, "16G"))
 
 

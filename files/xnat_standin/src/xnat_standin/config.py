@@ -6,6 +6,7 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ENV_PREFIX = "XNAT_STANDIN_"
 
@@ -30,6 +31,7 @@ class Settings:
     listen_port: int
     data_dir: Path
     seed: Path | None
+    sample_dir: Path | None
     archive_path: Path
     site_url: str
     processing_url: str
@@ -72,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
-    def opt(name: str, fallback: str | None, help_text: str, **kwargs) -> None:
+    def opt(name: str, fallback: str | None, help_text: str, **kwargs: Any) -> None:
         parser.add_argument(f"--{name}", default=_env_default(name, fallback), help=help_text, **kwargs)
 
     def flag(name: str, fallback: bool, help_text: str) -> None:
@@ -84,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt("listen", "127.0.0.1:8080", "address to listen on, HOST:PORT (default %(default)s)")
     opt("data-dir", None, "directory for the SQLite database and generated files (required)")
     opt("seed", None, "YAML or JSON seed file: users, roles, projects, preferences, site config, compute")
+    opt("sample-dir", None, "a sample to start from: its seed.yml is seeded before --seed and its archive/ "
+        "is copied into the archive path, keeping files that exist (the image's sample is /opt/xnat-standin/sample)")
     opt("archive-path", None, "XNAT-side archive root, laid out as {project}/arc001/... "
         "(default: DATA_DIR/archive)")
     opt("site-url", "", "site preference siteUrl, applied at every start when set")
@@ -132,6 +136,7 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
         listen_port=port,
         data_dir=data_dir,
         seed=path_or_none(args.seed),
+        sample_dir=path_or_none(args.sample_dir),
         archive_path=path_or_none(args.archive_path) or data_dir / "archive",
         site_url=args.site_url,
         processing_url=args.processing_url,
@@ -150,6 +155,10 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
     )
 
 
-def read_secret_file(path: Path) -> str:
-    """A secret from a file, without the trailing newline editors add."""
+def read_text_secret(path: Path) -> str:
+    """A secret from a file, without the trailing newline editors add.
+
+    Unlike the hub's reader (xnat_jupyterhub_hub.settings.read_secret_file), this does not check the
+    file's mode: the stand-in reads test and demo secrets, which may be readable by others.
+    """
     return path.read_text(encoding="utf-8").rstrip("\r\n")

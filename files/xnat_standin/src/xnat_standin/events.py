@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from typing import Any
 
 from .store import Store, now_ms
 
@@ -18,19 +20,20 @@ class EventTracker:
         self.key = key
         self.user_id = user_id
 
-    def _entries(self) -> list[dict]:
-        row = self.store.event(self.key)
+    def _entries(self, key: str) -> list[dict[str, Any]]:
+        row = self.store.event(key)
         if row is None or not row["payload"]:
             return []
         return json.loads(row["payload"]).get("entryList", [])
 
     def _record(self, status: str, message: str, progress: int, succeeded: bool | None) -> None:
         log.info("event %s: %s %s", self.key, status, message)
-        if not self.key:
+        key = self.key
+        if not key:
             return
-        entries = self._entries() + [{"status": status, "message": message, "progress": progress,
-                                      "eventTime": now_ms()}]
-        self.store.put_event(self.key, self.user_id, json.dumps({"entryList": entries}), succeeded,
+        entries = self._entries(key) + [{"status": status, "message": message, "progress": progress,
+                                         "eventTime": now_ms()}]
+        self.store.put_event(key, self.user_id, json.dumps({"entryList": entries}), succeeded,
                              message if succeeded is not None else None)
 
     def progress(self, message: str, progress: int) -> None:
@@ -43,7 +46,7 @@ class EventTracker:
         self._record("Failed", message, 100, False)
 
 
-def event_json(row) -> dict:
+def event_json(row: sqlite3.Row) -> dict[str, Any]:
     """EventTrackingDataPojo as serialised with NON_NULL inclusion."""
     body = {"key": row["key"], "payload": row["payload"],
             "succeeded": None if row["succeeded"] is None else bool(row["succeeded"]),

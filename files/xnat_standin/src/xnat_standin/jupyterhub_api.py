@@ -6,6 +6,8 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -13,7 +15,13 @@ from .auth import Principal, require_admin, require_self_or_admin
 from .events import EventTracker, event_json
 from .hub_client import HubClient, HubError
 from .responses import (
-    DataFormatError, InsufficientPrivileges, NotFound, XnatError, empty, json_response, read_json_of,
+    DataFormatError,
+    InsufficientPrivileges,
+    NotFound,
+    XnatErrorResponse,
+    empty,
+    json_response,
+    read_json_of,
 )
 from .state import HUB, STATE, State, principal_of, state_of
 from .store import User
@@ -21,6 +29,7 @@ from .user_options import LaunchError, build_user_options, can_read, check_compu
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+_T = TypeVar("_T")
 BASE = "/xapi/jupyterhub"
 REQUIRED_START_FIELDS = ("xsiType", "itemId", "itemLabel", "projectId", "eventTrackingId",
                          "computeEnvironmentConfigId", "hardwareConfigId")
@@ -50,12 +59,12 @@ def hub(request: web.Request) -> HubClient:
     return request.app[HUB]
 
 
-async def _proxy(call):
+async def _proxy(call: Awaitable[_T]) -> _T:
     """Hub failures surface as 500 with a message, as XNAT's RuntimeException does."""
     try:
         return await call
     except HubError as exc:
-        raise XnatError(str(exc)) from exc
+        raise XnatErrorResponse(str(exc)) from exc
 
 
 # -- user options, read by the hub's pre-spawn hook (§1.3)

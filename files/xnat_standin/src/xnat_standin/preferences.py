@@ -10,7 +10,7 @@ import math
 import re
 from typing import Any
 
-from .responses import XnatError
+from .responses import XnatErrorResponse
 from .store import Store
 
 TOOL = "jupyterhub"
@@ -57,7 +57,7 @@ _JAVA_INT = re.compile(r"[+-]?\d+")
 _LIMITS = {"Integer": 2**31, "Long": 2**63}
 
 
-class UnreadablePreference(XnatError):
+class UnreadablePreference(XnatErrorResponse):
     """A stored value its Java getter cannot parse: NumberFormatException, so HTTP 500."""
 
 

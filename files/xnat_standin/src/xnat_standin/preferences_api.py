@@ -8,7 +8,15 @@ from aiohttp import web
 
 from .auth import require_admin
 from .preferences import JUPYTERHUB_PREFERENCES, SITE_CONFIG, java_to_string
-from .responses import DataFormatError, InsufficientPrivileges, NotFound, XnatError, empty, json_response, read_json
+from .responses import (
+    DataFormatError,
+    InsufficientPrivileges,
+    NotFound,
+    XnatErrorResponse,
+    empty,
+    json_response,
+    read_json,
+)
 from .state import principal_of, state_of
 
 SERVICE_ROLE = "JupyterHub"
@@ -52,7 +60,7 @@ async def set_preferences(request: web.Request) -> web.Response:
     values = await _posted_map(request)
     if any(value is None for value in values.values()):
         # value.toString() on a JSON null throws in XNAT; here nothing is stored in that case
-        raise XnatError("Preference values must not be null.")
+        raise XnatErrorResponse("Preference values must not be null.")
     for name, value in values.items():
         # XNAT quirk (§2.3, defect 17): unknown names are logged and skipped, the answer is still 200
         if name in JUPYTERHUB_PREFERENCES:
@@ -66,7 +74,7 @@ async def set_preference(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in JUPYTERHUB_PREFERENCES:
         # InvalidPreferenceName surfaces as 500 on the single-name form (§2.3)
-        raise XnatError(f"Invalid preference name {name} for tool jupyterhub.")
+        raise XnatErrorResponse(f"Invalid preference name {name} for tool jupyterhub.")
     # XNAT quirk (§2.3): the body is bound as a raw String, so a JSON string literal keeps its quotes
     state_of(request).prefs.set_raw(name, (await request.read()).decode("utf-8"))
     return empty()

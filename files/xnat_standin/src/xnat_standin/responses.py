@@ -10,8 +10,8 @@ from aiohttp import web
 BASIC_REALM = 'Basic realm="XNAT"'
 
 
-class XnatError(Exception):
-    """An error XNAT would report with this status and a plain-text message."""
+class XnatErrorResponse(Exception):
+    """An error answer XNAT sends: this status and a plain-text message; app.xnat_errors writes it."""
 
     status = 500
 
@@ -22,27 +22,27 @@ class XnatError(Exception):
             self.status = status
 
 
-class NotAuthenticated(XnatError):
+class NotAuthenticated(XnatErrorResponse):
     status = 401
 
 
-class InsufficientPrivileges(XnatError):
+class InsufficientPrivileges(XnatErrorResponse):
     status = 403
 
 
-class NotFound(XnatError):
+class NotFound(XnatErrorResponse):
     status = 404
 
 
-class AlreadyExists(XnatError):
+class AlreadyExists(XnatErrorResponse):
     status = 409
 
 
-class DataFormatError(XnatError):
+class DataFormatError(XnatErrorResponse):
     status = 400
 
 
-class IllegalArgument(XnatError):
+class IllegalArgument(XnatErrorResponse):
     """XNAT maps IllegalArgumentException to 500, not 400 (contract §2.0, defect 22)."""
 
     status = 500

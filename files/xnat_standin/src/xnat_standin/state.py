@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
 from .auth import Authenticator, Principal
 from .config import Settings
+from .hub_client import HubClient
 from .preferences import Preferences
+from .responses import NotAuthenticated
 from .store import Store
 
 
@@ -17,7 +21,7 @@ from .store import Store
 class Faults:
     """Injected failures for tests: (method, path glob) -> rule. Empty unless enabled and set."""
 
-    rules: list[dict] = field(default_factory=list)
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -27,9 +31,9 @@ class State:
     auth: Authenticator
     prefs: Preferences
     faults: Faults = field(default_factory=Faults)
-    tasks: set[asyncio.Task] = field(default_factory=set)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def spawn(self, coro) -> asyncio.Task:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a launch or stop in the background and keep a reference until it ends."""
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
@@ -38,13 +42,24 @@ class State:
 
 
 STATE = web.AppKey("state", State)
-HUB = web.AppKey("hub", object)
-PRINCIPAL = web.RequestKey("principal", Principal)
+HUB = web.AppKey("hub", HubClient)
+# None for a caller without credentials; the authentication middleware sets it on every request
+PRINCIPAL = web.RequestKey[Principal | None]("principal")
 
 
 def state_of(request: web.Request) -> State:
     return request.app[STATE]
 
 
-def principal_of(request: web.Request) -> Principal:
+def principal_or_none(request: web.Request) -> Principal | None:
+    """The caller, or None on the pages that need no login (the home page, login and logout)."""
     return request[PRINCIPAL]
+
+
+def principal_of(request: web.Request) -> Principal:
+    """The caller of an endpoint that needs a login, which the authentication middleware has enforced."""
+    principal = request[PRINCIPAL]
+    if principal is None:
+        # not reached for /xapi, /standin and /data: the middleware answers 401 first, with this message
+        raise NotAuthenticated("Authentication required.")
+    return principal

@@ -195,7 +195,8 @@ class Store:
             " last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (username, email, first_name, last_name, password_hash, int(enabled), int(verified), now_ms()),
         )
-        return self.user_by_id(cursor.lastrowid)
+        # an INSERT sets lastrowid to the new row's id
+        return self._stored_user(cursor.lastrowid)
 
     def update_user(self, user_id: int, **fields: Any) -> User:
         columns = {"email", "first_name", "last_name", "password_hash", "enabled", "verified"}
@@ -208,7 +209,14 @@ class Store:
             self.db.execute(
                 f"UPDATE users SET {assignments}, last_modified = ? WHERE id = ?", (*values, now_ms(), user_id)
             )
-        return self.user_by_id(user_id)
+        return self._stored_user(user_id)
+
+    def _stored_user(self, user_id: int | None) -> User:
+        """A user this connection has just written; the stand-in never deletes users, so it is there."""
+        user = None if user_id is None else self.user_by_id(user_id)
+        if user is None:
+            raise LookupError(f"user {user_id} is not stored")
+        return user
 
     # roles
 
@@ -284,7 +292,10 @@ class Store:
         """Each kind has its own id sequence, and ids are never reused, as with XNAT's tables."""
         self.db.execute("INSERT INTO sequences (name, last) VALUES (?, 1)"
                         " ON CONFLICT (name) DO UPDATE SET last = last + 1", (kind,))
-        config_id = self._one("SELECT last FROM sequences WHERE name = ?", kind)[0]
+        row = self._one("SELECT last FROM sequences WHERE name = ?", kind)
+        if row is None:  # the statement above has just written it
+            raise LookupError(f"no id sequence for {kind}")
+        config_id: int = row[0]
         self.db.execute("INSERT INTO compute_configs (kind, id, body) VALUES (?, ?, ?)",
                         (kind, config_id, json.dumps(body)))
         return config_id

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .auth import SESSION_COOKIE
-from .state import principal_of, state_of
+from .state import principal_of, principal_or_none, state_of
 from .user_options import readable_projects
 
 STATIC = Path(__file__).parent / "static"
@@ -80,7 +80,7 @@ def _tree(request: web.Request) -> str:
 
 @routes.get("/")
 async def index(request: web.Request) -> web.Response:
-    principal = principal_of(request)
+    principal = principal_or_none(request)
     if principal is None:
         raise web.HTTPFound("/app/login")
     username = html.escape(principal.username)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import compute
-from .responses import XnatError
+from .responses import XnatErrorResponse
 from .state import State
 from .store import Store, User
 
@@ -16,7 +18,7 @@ PROJECT, SUBJECT, EXPERIMENT, SCAN = "xnat:projectData", "xnat:subjectData", "xn
 CURRENT_ARC = "arc001"
 
 
-class LaunchError(XnatError):
+class LaunchError(XnatErrorResponse):
     """A launch that XNAT reports as a failed event rather than an HTTP error."""
 
 
@@ -43,7 +45,7 @@ def translate(path: str, prefix: str, server_prefix: str) -> str:
     return path
 
 
-def can_read(store: Store, user: User, roles: set[str] | frozenset[str], project_id: str) -> bool:
+def can_read(store: Store, user: User, roles: Collection[str], project_id: str) -> bool:
     project = store.project(project_id)
     if project is None:
         return False
@@ -51,7 +53,7 @@ def can_read(store: Store, user: User, roles: set[str] | frozenset[str], project
             or user.username in store.project_members(project_id))
 
 
-def readable_projects(store: Store, user: User, roles) -> list:
+def readable_projects(store: Store, user: User, roles: Collection[str]) -> list[sqlite3.Row]:
     return [p for p in store.projects() if can_read(store, user, roles, p["id"])]
 
 
@@ -59,7 +61,8 @@ def resolve_item(store: Store, xsi_type: str, item_id: str, project_id: str) -> 
     if xsi_type == "xdat:stored_search" or xsi_type.startswith("@"):
         raise LaunchError(f"Launching from {xsi_type} is not supported by the XNAT stand-in.")
     kind = generalised_type(xsi_type)
-    found = None
+    found: sqlite3.Row | None = None
+    found_project: str | None
     if kind == PROJECT:
         found = store.project(item_id)
         found_project = item_id
@@ -78,12 +81,19 @@ def resolve_item(store: Store, xsi_type: str, item_id: str, project_id: str) -> 
     return LaunchItem(kind, item_id, project_id)
 
 
+def _resolved(row: sqlite3.Row | None, item: LaunchItem) -> sqlite3.Row:
+    """A row of an item resolve_item has found; the stand-in deletes no archive rows while it runs."""
+    if row is None:
+        raise LaunchError(f"Unable to find {item.xsi_type} {item.item_id} in project {item.project_id}.")
+    return row
+
+
 def archive_mounts(store: Store, archive: Path, item: LaunchItem) -> list[tuple[str, str]]:
     """(container target, source as XNAT sees it) per data mount, in XNAT's order (§1.3.2 table)."""
     project_root = archive / item.project_id
     targets = f"/data/projects/{item.project_id}"
 
-    def experiment_mount(experiment) -> tuple[str, str]:
+    def experiment_mount(experiment: sqlite3.Row) -> tuple[str, str]:
         return (f"{targets}/experiments/{experiment['label']}",
                 str(project_root / CURRENT_ARC / experiment["label"]))
 
@@ -93,16 +103,16 @@ def archive_mounts(store: Store, archive: Path, item: LaunchItem) -> list[tuple[
                       (f"{targets}/subjects", project_root / "subjects")]
         return [(target, str(source)) for target, source in candidates if source.is_dir()]
     if item.xsi_type == SUBJECT:
-        subject = store.subject(item.item_id)
+        subject = _resolved(store.subject(item.item_id), item)
         mounts = []
         resources = project_root / "subjects" / subject["label"]
         if resources.is_dir():
             mounts.append((f"{targets}/subject-resources/{subject['label']}", str(resources)))
         return mounts + [experiment_mount(e) for e in store.experiments(subject["id"])]
     if item.xsi_type == EXPERIMENT:
-        return [experiment_mount(store.experiment(item.item_id))]
-    scan = store.scan(int(item.item_id))
-    experiment = store.experiment(scan["experiment_id"])
+        return [experiment_mount(_resolved(store.experiment(item.item_id), item))]
+    scan = _resolved(store.scan(int(item.item_id)), item)
+    experiment = _resolved(store.experiment(scan["experiment_id"]), item)
     return [(f"{targets}/experiments/{experiment['label']}/SCANS/{scan['scan_id']}",
              str(project_root / CURRENT_ARC / experiment["label"] / "SCANS" / scan["scan_id"]))]
 
@@ -125,7 +135,9 @@ def _key_values(items: list[dict]) -> dict[str, str]:
     return {item["key"]: item["value"] or "" for item in items if item.get("key")}
 
 
-def build_user_options(state: State, user: User, roles, request: dict, item: LaunchItem) -> dict[str, Any]:
+def build_user_options(
+    state: State, user: User, roles: Collection[str], request: dict, item: LaunchItem
+) -> dict[str, Any]:
     """The UserOptionsEntity row for this launch; the stored (and served) JSON."""
     store, prefs = state.store, state.prefs
     environment = compute.require(store, compute.ENVIRONMENTS, int(request["computeEnvironmentConfigId"]))

@@ -9,8 +9,15 @@ from aiohttp import web
 
 from .auth import SESSION_COOKIE, hash_password, require_admin, require_self_or_admin
 from .responses import (
-    AlreadyExists, DataFormatError, NotAuthenticated, NotFound, XnatError, empty, json_response,
-    read_json, read_json_of,
+    AlreadyExists,
+    DataFormatError,
+    NotAuthenticated,
+    NotFound,
+    XnatErrorResponse,
+    empty,
+    json_response,
+    read_json,
+    read_json_of,
 )
 from .state import principal_of, state_of
 from .store import User
@@ -134,7 +141,7 @@ async def get_user(request: web.Request) -> web.Response:
     user = state_of(request).store.user(username)
     if user is None:
         # XNAT quirk (contract §2.1): UserNotFoundException is wrapped in an InitializationException -> 500
-        raise XnatError(f"An error occurred initializing the user {username}: user not found.")
+        raise XnatErrorResponse(f"An error occurred initializing the user {username}: user not found.")
     return json_response(user.to_json())
 
 
@@ -157,10 +164,10 @@ async def update_user(request: web.Request) -> web.Response:
         # a password cannot be compared with the stored hash, so it always counts as a change (§2.1)
         _check_password_complexity(request, password)
         changes["password_hash"] = hash_password(password)
-    for column, current in (("enabled", user.enabled), ("verified", user.verified)):
-        value = _bool_field(body, column)
-        if value is not None and value != current:
-            changes[column] = value
+    for column, current_flag in (("enabled", user.enabled), ("verified", user.verified)):
+        flag = _bool_field(body, column)
+        if flag is not None and flag != current_flag:
+            changes[column] = flag
     if not changes:
         return empty(304)
     updated = state.store.update_user(user.id, **changes)
@@ -250,7 +257,7 @@ async def add_role(request: web.Request) -> web.Response:
     require_admin(principal_of(request))
     user = existing_user(request, request.match_info["username"])
     if _change_roles(request, user, [request.match_info["role"]], add=True):
-        raise XnatError(f"Unable to add role {request.match_info['role']}: no such role is defined.")
+        raise XnatErrorResponse(f"Unable to add role {request.match_info['role']}: no such role is defined.")
     return empty()
 
 
@@ -259,7 +266,7 @@ async def remove_role(request: web.Request) -> web.Response:
     require_admin(principal_of(request))
     user = existing_user(request, request.match_info["username"])
     if _change_roles(request, user, [request.match_info["role"]], add=False):
-        raise XnatError(f"Unable to remove role {request.match_info['role']}: no such role is defined.")
+        raise XnatErrorResponse(f"Unable to remove role {request.match_info['role']}: no such role is defined.")
     return empty()
 
 

@@ -1,9 +1,5 @@
 """The XNAT client: retries, timeouts, TLS options, error messages and URL escaping."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 import socket
 import threading
@@ -12,7 +8,7 @@ import time
 import pytest
 import requests
 
-from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatClient, XnatError
+from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatRequestError, XnatRestClient
 
 ADMIN_PASSWORD = "Adm1n-S3cret-value"
 USER_PASSWORD = "Us3r-S3cret-value"
@@ -22,7 +18,7 @@ REFUSED = ("HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded w
 RESET = ("('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))")
 
 
-class FakeResponse(object):
+class FakeResponse:
     def __init__(self, status, body="", content_type="application/json"):
         self.status_code = status
         self.text = body if isinstance(body, str) else json.dumps(body)
@@ -32,7 +28,7 @@ class FakeResponse(object):
         return json.loads(self.text)
 
 
-class FakeSession(object):
+class FakeSession:
     """Answers requests from a script of responses and exceptions, and records what was sent."""
 
     instances = []
@@ -60,8 +56,8 @@ def make_client(script, **kwargs):
     """A client whose session (client.session) follows `script` and records backoff sleeps in client.session.sleeps."""
     session = FakeSession(script)
     kwargs.setdefault("retries", 3)
-    return XnatClient("https://xnat.example.org/", "admin", ADMIN_PASSWORD, session_factory=lambda: session,
-                      sleep=session.sleeps.append, **kwargs)
+    return XnatRestClient("https://xnat.example.org/", "admin", ADMIN_PASSWORD, session_factory=lambda: session,
+                          sleep=session.sleeps.append, **kwargs)
 
 
 def test_path_segments_are_escaped():
@@ -86,7 +82,7 @@ def test_other_statuses_are_not_retried(status):
     client = make_client([FakeResponse(status, "nope", "text/plain")])
     session = client.session
     sleeps = client.session.sleeps
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.get_user_roles("jupyterhub")
     assert error.value.status == status
     assert len(session.sent) == 1
@@ -97,7 +93,7 @@ def test_retries_are_bounded():
     client = make_client([FakeResponse(502, "Bad Gateway", "text/plain")] * 3, retries=2)
     session = client.session
     sleeps = client.session.sleeps
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.get_user_roles("jupyterhub")
     assert str(error.value) == "XNAT answered HTTP 502 to GET /xapi/users/jupyterhub/roles: Bad Gateway"
     assert len(session.sent) == 3
@@ -112,7 +108,7 @@ def test_post_is_retried_on_503_only():
     for status in (502, 504):
         client = make_client([FakeResponse(status, "gateway", "text/plain"), FakeResponse(200)])
         session = client.session
-        with pytest.raises(XnatError) as error:
+        with pytest.raises(XnatRequestError) as error:
             client.set_jupyterhub_preferences({"startTimeout": 300})
         assert error.value.status == status
         assert len(session.sent) == 1
@@ -120,9 +116,8 @@ def test_post_is_retried_on_503_only():
 
 def test_connection_refused_is_retried_then_reported():
     client = make_client([requests.exceptions.ConnectionError(REFUSED)] * 4)
-    session = client.session
     sleeps = client.session.sleeps
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.get_jupyterhub_preferences()
     assert str(error.value) == "cannot connect to XNAT at https://xnat.example.org: Connection refused (4 attempts)"
     assert error.value.status is None
@@ -136,7 +131,7 @@ def test_post_is_retried_only_when_the_connection_was_never_made():
     assert len(session.sent) == 2
     client = make_client([requests.exceptions.ConnectionError(RESET), FakeResponse(201, {"id": 4})])
     session = client.session
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.create_compute("hardware", {"hardware": {"name": "Small"}})
     assert str(error.value) == "cannot connect to XNAT at https://xnat.example.org: ConnectionError (1 attempt)"
     assert len(session.sent) == 1
@@ -146,7 +141,7 @@ def test_read_timeout_is_not_retried():
     client = make_client([requests.exceptions.ReadTimeout("read timed out")], timeout=7.5)
     session = client.session
     sleeps = client.session.sleeps
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.get_jupyterhub_preferences()
     assert str(error.value) == ("XNAT at https://xnat.example.org did not answer GET /xapi/jupyterhub/preferences "
                                 "within 7.5 seconds")
@@ -156,7 +151,7 @@ def test_read_timeout_is_not_retried():
 
 def test_tls_failure_is_reported_at_once():
     client = make_client([requests.exceptions.SSLError("certificate verify failed: self-signed certificate")])
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.get_jupyterhub_preferences()
     assert str(error.value) == ("TLS connection to XNAT at https://xnat.example.org failed: "
                                 "certificate verify failed: self-signed certificate")
@@ -181,13 +176,15 @@ def test_timeouts_and_tls_options_reach_every_request():
 
 
 def test_error_excerpt_is_short_and_never_holds_a_secret():
-    body = "<html><body><h1>Oops</h1>password %s rejected for %s %s</body></html>" % (ADMIN_PASSWORD, USER_PASSWORD, "x" * 400)
+    body = "<html><body><h1>Oops</h1>password {} rejected for {} {}</body></html>".format(
+        ADMIN_PASSWORD, USER_PASSWORD, "x" * 400)
     client = make_client([FakeResponse(400, body, "text/html")])
     client.add_secret(USER_PASSWORD)
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.update_user("jupyterhub", {"password": USER_PASSWORD})
     message = str(error.value)
-    assert message.startswith("XNAT answered HTTP 400 to PUT /xapi/users/jupyterhub: Oops password ******** rejected for ******** xxx")
+    assert message.startswith("XNAT answered HTTP 400 to PUT /xapi/users/jupyterhub:"
+                              " Oops password ******** rejected for ******** xxx")
     assert message.endswith("...")
     assert ADMIN_PASSWORD not in message and USER_PASSWORD not in message
     assert "<h1>" not in message
@@ -196,12 +193,12 @@ def test_error_excerpt_is_short_and_never_holds_a_secret():
 
 def test_authentication_and_permission_errors_name_the_user_only():
     client = make_client([FakeResponse(401, "Bad credentials.", "text/plain")])
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.get_jupyterhub_preferences()
-    assert str(error.value) == ("XNAT rejected the credentials of user 'admin' (HTTP 401) on GET /xapi/jupyterhub/preferences: "
-                                "Bad credentials.")
+    assert str(error.value) == ("XNAT rejected the credentials of user 'admin' (HTTP 401)"
+                                " on GET /xapi/jupyterhub/preferences: Bad credentials.")
     client = make_client([FakeResponse(403, "", "text/plain")])
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.list_compute("hardware")
     assert str(error.value) == ("user 'admin' is not allowed to GET /xapi/compute/hardware "
                                 "(HTTP 403; a site administrator is needed)")
@@ -210,8 +207,8 @@ def test_authentication_and_permission_errors_name_the_user_only():
 def test_credentials_are_checked_as_the_user_from_a_fresh_session():
     FakeSession.instances = []
     scripts = iter([[], [FakeResponse(200, ["JupyterHub"])], [FakeResponse(401, "Bad credentials.", "text/plain")]])
-    client = XnatClient("https://xnat.example.org", "admin", ADMIN_PASSWORD,
-                        session_factory=lambda: FakeSession(next(scripts)))
+    client = XnatRestClient("https://xnat.example.org", "admin", ADMIN_PASSWORD,
+                            session_factory=lambda: FakeSession(next(scripts)))
     assert client.credentials_work("jupyterhub", USER_PASSWORD) is True
     assert client.credentials_work("jupyterhub", "wrong") is False
     admin_session, first_probe, second_probe = FakeSession.instances
@@ -219,13 +216,12 @@ def test_credentials_are_checked_as_the_user_from_a_fresh_session():
     assert first_probe.sent[0]["auth"] == ("jupyterhub", USER_PASSWORD)
     assert first_probe.sent[0]["url"] == "https://xnat.example.org/xapi/users/jupyterhub/roles"
     assert first_probe.closed and second_probe.closed
-    assert client.redact("x %s y" % USER_PASSWORD) == "x ******** y"
+    assert client.redact(f"x {USER_PASSWORD} y") == "x ******** y"
 
 
 def test_credentials_check_reports_other_failures():
     client = make_client([FakeResponse(500, "boom", "text/plain")])
-    session = client.session
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.credentials_work("jupyterhub", USER_PASSWORD)
     assert str(error.value) == "XNAT answered HTTP 500 to GET /xapi/users/jupyterhub/roles: boom"
 
@@ -249,7 +245,7 @@ def test_only_accepted_writes_count_as_changes():
     client = make_client([FakeResponse(200, []), FakeResponse(202, ["Bogus"]), FakeResponse(500, "x", "text/plain")])
     client.get_user_roles("jsmith")
     client.undefined_roles("jsmith", ["Bogus"])
-    with pytest.raises(XnatError):
+    with pytest.raises(XnatRequestError):
         client.set_user_enabled("jsmith", True)
     assert client.changes_made is False
     client = make_client([FakeResponse(200)])
@@ -259,7 +255,7 @@ def test_only_accepted_writes_count_as_changes():
 
 def test_partial_role_grant_is_an_error():
     client = make_client([FakeResponse(202, ["Bogus"])])
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.add_user_roles("jsmith", ["Bogus"])
     assert str(error.value) == "XNAT could not grant role(s) Bogus to user 'jsmith' (HTTP 202)"
 
@@ -278,12 +274,13 @@ def test_update_compute_puts_the_path_id_into_the_body():
 
 
 def test_url_must_be_http_and_credentials_in_it_stay_hidden():
-    with pytest.raises(XnatError) as error:
-        XnatClient("ftp://xnat.example.org", "admin", ADMIN_PASSWORD)
+    with pytest.raises(XnatRequestError) as error:
+        XnatRestClient("ftp://xnat.example.org", "admin", ADMIN_PASSWORD)
     assert str(error.value) == "url must start with http:// or https:// and name a host, got 'ftp://xnat.example.org'"
-    client = XnatClient("https://someone:hunter2@xnat.example.org", "admin", ADMIN_PASSWORD,
-                        session_factory=lambda: FakeSession([requests.exceptions.ConnectionError(REFUSED)]), retries=0)
-    with pytest.raises(XnatError) as error:
+    client = XnatRestClient("https://someone:hunter2@xnat.example.org", "admin", ADMIN_PASSWORD,
+                            session_factory=lambda: FakeSession([requests.exceptions.ConnectionError(REFUSED)]),
+                            retries=0)
+    with pytest.raises(XnatRequestError) as error:
         client.get_jupyterhub_preferences()
     assert "hunter2" not in str(error.value)
 
@@ -296,12 +293,12 @@ def _free_port():
 
 def test_closed_port_fails_fast_with_a_real_session():
     port = _free_port()
-    client = XnatClient("http://127.0.0.1:%d" % port, "admin", ADMIN_PASSWORD, connect_timeout=2, timeout=2,
-                        retries=1, backoff=0.05)
+    client = XnatRestClient(f"http://127.0.0.1:{port}", "admin", ADMIN_PASSWORD, connect_timeout=2, timeout=2,
+                            retries=1, backoff=0.05)
     started = time.monotonic()
-    with pytest.raises(XnatError) as error:
+    with pytest.raises(XnatRequestError) as error:
         client.get_jupyterhub_preferences()
-    assert str(error.value) == "cannot connect to XNAT at http://127.0.0.1:%d: Connection refused (2 attempts)" % port
+    assert str(error.value) == f"cannot connect to XNAT at http://127.0.0.1:{port}: Connection refused (2 attempts)"
     assert time.monotonic() - started < 10
 
 
@@ -324,9 +321,9 @@ def test_silent_server_hits_the_read_timeout_with_a_real_session():
     thread.start()
     try:
         port = listener.getsockname()[1]
-        client = XnatClient("http://127.0.0.1:%d" % port, "admin", ADMIN_PASSWORD, connect_timeout=2, timeout=0.5)
+        client = XnatRestClient(f"http://127.0.0.1:{port}", "admin", ADMIN_PASSWORD, connect_timeout=2, timeout=0.5)
         started = time.monotonic()
-        with pytest.raises(XnatError) as error:
+        with pytest.raises(XnatRequestError) as error:
             client.get_user_roles("jupyterhub")
         elapsed = time.monotonic() - started
     finally:
@@ -335,7 +332,7 @@ def test_silent_server_hits_the_read_timeout_with_a_real_session():
         for conn in accepted:
             conn.close()
         listener.close()
-    assert str(error.value) == ("XNAT at http://127.0.0.1:%d did not answer GET /xapi/users/jupyterhub/roles "
-                                "within 0.5 seconds" % port)
+    assert str(error.value) == (f"XNAT at http://127.0.0.1:{port} did not answer GET /xapi/users/jupyterhub/roles "
+                                "within 0.5 seconds")
     assert len(accepted) == 1
     assert 0.5 <= elapsed < 10

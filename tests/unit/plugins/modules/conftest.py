@@ -1,17 +1,12 @@
 """Run a module's main() in-process against an in-memory XNAT that stands in for the client."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import copy
 import json
 
 import pytest
-
 from ansible.module_utils import basic
 
-from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatError
+from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatRequestError
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -36,17 +31,17 @@ WRITES = ("create_user", "update_user", "set_user_enabled", "set_user_verified",
 
 class ModuleExit(Exception):
     def __init__(self, result):
-        super(ModuleExit, self).__init__(result)
+        super().__init__(result)
         self.result = result
 
 
 class ModuleFail(Exception):
     def __init__(self, result):
-        super(ModuleFail, self).__init__(result.get("msg"))
+        super().__init__(result.get("msg"))
         self.result = result
 
 
-class FakeXnat(object):
+class FakeXnat:
     """The XNAT client's interface over in-memory state; records every write call."""
 
     def __init__(self):
@@ -162,7 +157,7 @@ class FakeXnat(object):
         del self.compute[kind][config_id]
 
 
-class FakeClientClass(object):
+class FakeClientClass:
     def __init__(self, fake):
         self.fake = fake
         self.secrets = []
@@ -179,10 +174,11 @@ def xnat():
 
 @pytest.fixture
 def run_module(monkeypatch, xnat):
-    """run_module(module, args, check_mode=False, diff=True) -> result; warnings land in xnat.warnings; failures raise ModuleFail."""
+    """run_module(module, args, check_mode=False, diff=True) -> result;
+    warnings land in xnat.warnings; failures raise ModuleFail."""
 
     def run(module, args, check_mode=False, diff=True):
-        monkeypatch.setattr(module, "XnatClient", FakeClientClass(xnat))
+        monkeypatch.setattr(module, "XnatRestClient", FakeClientClass(xnat))
 
         def exit_json(self, **kwargs):
             raise ModuleExit(kwargs)
@@ -212,4 +208,4 @@ def module_fail():
 
 @pytest.fixture
 def xnat_error():
-    return XnatError
+    return XnatRequestError

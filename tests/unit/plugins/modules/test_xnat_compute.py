@@ -1,12 +1,12 @@
 """xnat_hardware, xnat_compute_environment and xnat_compute_constraint: identity, scopes, hardware by name, absent."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import pytest
 
-from ansible_collections.xnat_jupyterhub.deploy.plugins.modules import xnat_compute_constraint, xnat_compute_environment, xnat_hardware
+from ansible_collections.xnat_jupyterhub.deploy.plugins.modules import (
+    xnat_compute_constraint,
+    xnat_compute_environment,
+    xnat_hardware,
+)
 
 OPEN = {key: {"scope": key, "enabled": True, "ids": []} for key in ("Site", "Project", "User")}
 
@@ -74,8 +74,8 @@ def test_duplicate_names_are_an_error(run_module, xnat, module_fail):
     second = xnat.add_compute("hardware", hardware_item("Small"))
     with pytest.raises(module_fail) as failure:
         run_module(xnat_hardware, dict(name="Small", cpu_limit=1))
-    assert failure.value.result["msg"] == ("XNAT holds 2 hardware configurations named 'Small' (ids %d, %d); "
-                                           "names must be unique for this module to manage them" % (first, second))
+    assert failure.value.result["msg"] == (f"XNAT holds 2 hardware configurations named 'Small' (ids {first}, {second})"
+                                           "; names must be unique for this module to manage them")
 
 
 ENV = dict(name="Notebook", image="xnat/datascience-notebook:latest", hardware=["Small", "Medium"],
@@ -107,7 +107,8 @@ def test_environment_reads_hardware_embedded_as_objects(run_module, xnat):
     small = xnat.add_compute("hardware", hardware_item("Small"))
     xnat.add_compute("environments", {
         "configTypes": ["JUPYTERHUB"], "scopes": OPEN,
-        "computeEnvironment": {"name": "Notebook", "image": "img:1", "command": None, "environmentVariables": [], "mounts": []},
+        "computeEnvironment": {"name": "Notebook", "image": "img:1", "command": None, "environmentVariables": [],
+                               "mounts": []},
         "hardwareOptions": {"allowAllHardware": False, "hardwareConfigs": [dict(hardware_item("Small"), id=small)]}})
     result = run_module(xnat_compute_environment, dict(name="Notebook", image="img:1", hardware=["Small"]))
     assert result["changed"] is False
@@ -146,7 +147,8 @@ def test_environment_absent(run_module, xnat):
 
 def test_hardware_warns_about_a_constraint_swarm_cannot_meet(run_module, xnat):
     run_module(xnat_hardware, dict(name="Zoned", constraints=[{"key": "node.labels.zone", "values": ["a", "b"]}]))
-    assert xnat.warnings == ["Swarm can never satisfy node.labels.zone IN a, b: XNAT turns it into one required constraint per value"]
+    assert xnat.warnings == [
+        "Swarm can never satisfy node.labels.zone IN a, b: XNAT turns it into one required constraint per value"]
 
 
 CONSTRAINT = dict(key="node.labels.jupyter", values=["true"], scopes={"project": {"ids": ["NEURO01"]}})
@@ -160,7 +162,8 @@ def test_constraint_four_steps_by_key(run_module, xnat):
     assert body == {"constraint": {"key": "node.labels.jupyter", "operator": "IN", "values": ["true"]},
                     "scopes": {"Site": {"scope": "Site", "enabled": True, "ids": []},
                                "Project": {"scope": "Project", "enabled": False, "ids": ["NEURO01"]}}}
-    assert applied["constraint"]["scopes"] == {"site": {"enabled": True, "ids": []}, "project": {"enabled": False, "ids": ["NEURO01"]}}
+    assert applied["constraint"]["scopes"] == {"site": {"enabled": True, "ids": []},
+                                               "project": {"enabled": False, "ids": ["NEURO01"]}}
     again = run_module(xnat_compute_constraint, CONSTRAINT)
     check_again = run_module(xnat_compute_constraint, CONSTRAINT, check_mode=True)
     assert again["changed"] is False and check_again["changed"] is False

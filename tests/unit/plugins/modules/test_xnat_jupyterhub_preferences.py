@@ -1,9 +1,5 @@
 """xnat_jupyterhub_preferences: validation, normalised comparison, token masking, read-back."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
 
 import pytest
@@ -18,7 +14,8 @@ def test_changes_only_what_differs_after_normalisation(run_module, xnat):
         startTimeout="180", allUsersCanStartJupyter="true", maxNamedServers=2.0, jupyterHubApiUrl="http://hub:8000/jupyterhub/hub/api")))
     assert result["changed"] is True
     assert result["changed_preferences"] == ["allUsersCanStartJupyter", "jupyterHubApiUrl", "maxNamedServers"]
-    assert xnat.writes() == [("set_jupyterhub_preferences", ["allUsersCanStartJupyter", "jupyterHubApiUrl", "maxNamedServers"])]
+    assert xnat.writes() == [
+        ("set_jupyterhub_preferences", ["allUsersCanStartJupyter", "jupyterHubApiUrl", "maxNamedServers"])]
     assert xnat.preferences["allUsersCanStartJupyter"] is True
     assert xnat.preferences["maxNamedServers"] == 2
     assert result["diff"]["before"]["startTimeout"] == 180
@@ -57,7 +54,8 @@ def test_unknown_name_is_an_error_listing_valid_names(run_module, xnat, module_f
     ("workspacePath", 12, "workspacePath must be a string (got 12)"),
     ("jupyterHubApiUrl", "hub:8000", "jupyterHubApiUrl must be an http:// or https:// URL (got 'hub:8000')"),
     ("maxNamedServers", 0, "maxNamedServers must be at least 1 (got 0)"),
-    ("placementSpecConstraints", "node.role==worker", "placementSpecConstraints must be a list (got 'node.role==worker')"),
+    ("placementSpecConstraints", "node.role==worker",
+     "placementSpecConstraints must be a list (got 'node.role==worker')"),
 ])
 def test_wrong_values_are_errors(run_module, xnat, module_fail, name, value, reason):
     with pytest.raises(module_fail) as failure:
@@ -89,14 +87,15 @@ def test_token_is_set_compared_and_never_shown(run_module, xnat):
     result = run_module(prefs_module, dict(jupyterhub_token=TOKEN))
     assert result["changed"] is True
     assert xnat.preferences["jupyterHubToken"] == TOKEN
-    assert result["diff"] == dict(before=dict(jupyterHubToken="<hidden>"), after=dict(jupyterHubToken="<hidden, changed>"))
+    assert result["diff"] == dict(before=dict(jupyterHubToken="<hidden>"),
+                                  after=dict(jupyterHubToken="<hidden, changed>"))
     assert result["preferences"]["jupyterHubToken"] == "<hidden>"
     again = run_module(prefs_module, dict(jupyterhub_token=TOKEN))
     assert again["changed"] is False
     for outcome in (result, again):
         dumped = json.dumps(outcome)
         assert TOKEN not in dumped and "secret-token" not in dumped
-    assert prefs_module.XnatClient.secrets == [TOKEN]
+    assert prefs_module.XnatRestClient.secrets == [TOKEN]
 
 
 def test_a_value_xnat_did_not_store_is_an_error(run_module, xnat, module_fail):
@@ -109,7 +108,7 @@ def test_a_value_xnat_did_not_store_is_an_error(run_module, xnat, module_fail):
 
 def test_names_unknown_to_the_module_take_the_type_xnat_reports(run_module, xnat, module_fail):
     xnat.preferences["futureLimit"] = 5
-    result = run_module(prefs_module, dict(preferences=dict(futureLimit="7")))
+    run_module(prefs_module, dict(preferences=dict(futureLimit="7")))
     assert xnat.preferences["futureLimit"] == 7
     with pytest.raises(module_fail):
         run_module(prefs_module, dict(preferences=dict(futureLimit="lots")))

@@ -1,9 +1,5 @@
 """xnat_user: creation, the disabled service account, the password probe, roles, check mode and diff."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import pytest
 
 from ansible_collections.xnat_jupyterhub.deploy.plugins.modules import xnat_user
@@ -63,7 +59,8 @@ def test_password_of_an_account_that_stays_disabled_is_left_alone_with_a_warning
     result = run_module(xnat_user, dict(name="jupyterhub", password="N3w-Service-pass"))
     assert result["changed"] is False
     assert plugin_account.warnings == [
-        "user 'jupyterhub' is and stays disabled or unverified, so its password cannot be checked; it was left unchanged"]
+        "user 'jupyterhub' is and stays disabled or unverified, so its password cannot be checked;"
+        " it was left unchanged"]
     assert plugin_account.writes() == []
 
 
@@ -95,7 +92,8 @@ def test_create_needs_password_and_email(run_module, xnat, module_fail):
 
 
 def test_create_with_roles_enables_only_after_the_roles_are_granted(run_module, xnat):
-    result = run_module(xnat_user, dict(name="newbie", password="Pw-12345678", email="n@example.org", roles=["Jupyter"]))
+    result = run_module(xnat_user, dict(name="newbie", password="Pw-12345678", email="n@example.org",
+                                        roles=["Jupyter"]))
     assert result["changed"] is True
     assert result["user"] == dict(name="newbie", first_name="newbie", last_name="newbie", email="n@example.org",
                                   enabled=True, verified=True, roles=["Jupyter"])
@@ -169,7 +167,7 @@ def test_absent_disables_and_missing_user_is_already_absent(run_module, xnat):
 def test_the_password_is_handed_to_the_client_as_a_secret(run_module, xnat):
     xnat.add_user("jupyterhub", "old", roles=["JupyterHub"])
     run_module(xnat_user, SERVICE)
-    assert xnat_user.XnatClient.secrets == ["N3w-Service-pass"]
+    assert xnat_user.XnatRestClient.secrets == ["N3w-Service-pass"]
 
 
 def test_xnat_errors_fail_the_module_with_the_status(run_module, xnat, module_fail, xnat_error):
@@ -178,4 +176,5 @@ def test_xnat_errors_fail_the_module_with_the_status(run_module, xnat, module_fa
     xnat.get_user = broken
     with pytest.raises(module_fail) as failure:
         run_module(xnat_user, dict(name="u"))
-    assert failure.value.result == dict(msg="XNAT answered HTTP 500 to GET /xapi/users/u/enabled: boom", changed=False, status=500)
+    assert failure.value.result == dict(msg="XNAT answered HTTP 500 to GET /xapi/users/u/enabled: boom", changed=False,
+                                        status=500)
