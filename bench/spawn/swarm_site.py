@@ -1,35 +1,45 @@
 """What the spawn benchmark deploys on the swarm, and how it removes it.
 
-Everything it creates (services, secrets, the overlay network) is named benchspawn-...;
-remove_owned() removes all of that and nothing else. The deployment follows the hub
-integration tests (tests/integration/hub/hub_site.py) under its own names and free host ports.
+The XNAT stand-in and the hub are deployed by the collection's own roles (as in the hub test layer),
+under the benchmark's names and free host ports; the overlay probe and the baseline notebooks are
+the benchmark's own services. Everything it creates (services, secrets, the overlay network) is named
+benchspawn-...; remove_owned() removes all of that and nothing else.
 """
 
 import json
 import os
 import secrets
-import shutil
 import socket
-import time
+import sys
 from pathlib import Path
 
 import requests
-import yaml
 from docker.errors import APIError, NotFound
-from docker.types import EndpointSpec, Healthcheck, Mount, NetworkAttachmentConfig, Resources, RestartPolicy, SecretReference
+from docker.types import (
+    EndpointSpec,
+    Healthcheck,
+    Mount,
+    NetworkAttachmentConfig,
+    Resources,
+    RestartPolicy,
+    SecretReference,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 IMAGES_FILE = REPO / "build" / "images.json"
-STANDIN_SOURCE = REPO / "files" / "xnat_standin"
+OWNER_FILE = REPO / "build" / "benchspawn.owner"
+sys.path.insert(0, str(REPO / "tests" / "lib"))
+
+import swarm_owned  # noqa: E402  # pylint: disable=wrong-import-position
+from role_deploy import DeployError, hub_vars, run_roles, standin_vars  # noqa: E402  # pylint: disable=wrong-import-position
 
 PREFIX = "benchspawn-"
-# Which run owns the services: a second run must not remove a live run's site as leftovers.
-OWNER_LABEL = "benchspawn.pid"
-LABELS = {OWNER_LABEL: str(os.getpid())}
+LABELS = {"benchspawn.pid": str(os.getpid())}
 NETWORK = PREFIX + "net"
-STANDIN_SERVICE = PREFIX + "xnat"
-HUB_SERVICE = PREFIX + "hub"
+STANDIN_STACK, HUB_STACK = PREFIX + "xnat", PREFIX + "hub"
+STANDIN_SERVICE = STANDIN_STACK + "_standin"
+HUB_SERVICE = HUB_STACK + "_hub"
 PROBE_SERVICE = PREFIX + "probe"
 NOTEBOOK_PREFIX = PREFIX + "nb"
 BASELINE_PREFIX = PREFIX + "base"
@@ -41,15 +51,13 @@ NOTEBOOK_UID = NOTEBOOK_GID = 2371
 HUB_API_URL = "http://jupyterhub:8000/jupyterhub/hub/api"
 XNAT_ARCHIVE = "/data/xnat/archive"
 XNAT_WORKSPACES = "/data/xnat/workspaces"
-EXPERIMENT = {"xsiType": "xnat:mrSessionData", "itemId": "XNAT_E00001", "itemLabel": "SUBJ01_MR1", "projectId": "DEMO01"}
+EXPERIMENT = {"xsiType": "xnat:mrSessionData", "itemId": "XNAT_E00001", "itemLabel": "SUBJ01_MR1",
+              "projectId": "DEMO01"}
 EXPERIMENT_DIR = ("DEMO01", "arc001", "SUBJ01_MR1")
 EXPERIMENT_TARGET = "/data/projects/DEMO01/experiments/SUBJ01_MR1"
 # The same limits for both sides; no reservations, so the bench never competes for placement.
 CPU_LIMIT = 1.0
 MEMORY_LIMIT = "1G"
-# Health checks every second (the images check every 10-30 s): a task counts as running, and its
-# DNS name appears, only after its first passing check.
-FAST_HEALTHCHECK = Healthcheck(interval=1_000_000_000, start_period=60_000_000_000)
 REQUEST_SECONDS = 15
 
 
@@ -59,19 +67,7 @@ class BenchError(Exception):
 
 def wait_for(what, check, timeout, interval=0.5):
     """Call check() until it returns something truthy and return that; BenchError after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = check()
-        except (requests.RequestException, APIError) as e:
-            last = e
-        else:
-            if last:
-                return last
-        if time.monotonic() >= deadline:
-            raise BenchError(f"timed out after {timeout} s waiting for {what}; last result: {last!r}")
-        time.sleep(interval)
+    return swarm_owned.wait_for(what, check, timeout, interval, error=BenchError)
 
 
 def free_port():
@@ -97,59 +93,38 @@ def load_images(path, overrides):
     return images
 
 
-def _owned(name):
-    return name.startswith(PREFIX)
-
-
 def owned_containers(client, prefix=PREFIX):
-    return [c for c in client.containers.list(all=True, filters={"label": "com.docker.swarm.service.name"})
-            if c.labels["com.docker.swarm.service.name"].startswith(prefix)]
+    return swarm_owned.owned_containers(client, prefix)
 
 
 def live_owner(client):
-    """The pid of another benchmark run, still alive on this host, that owns benchspawn- services; else None."""
-    for service in client.services.list():
-        pid = service.attrs["Spec"].get("Labels", {}).get(OWNER_LABEL, "") if _owned(service.name) else ""
-        if pid.isdigit() and int(pid) != os.getpid():
-            try:
-                if b"spawn/benchmark.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return int(pid)
-            except OSError:
-                pass
+    """The pid of another benchmark run, still alive on this host, that owns the benchspawn- site; else None.
+
+    The run that deploys writes its pid into OWNER_FILE (claim_site); `client` is unused, kept for the caller.
+    """
+    del client
+    try:
+        pid = OWNER_FILE.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            if b"spawn/benchmark.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return int(pid)
+        except OSError:
+            pass
     return None
+
+
+def claim_site():
+    """Record this run as the owner of the benchspawn- site (see live_owner)."""
+    OWNER_FILE.parent.mkdir(parents=True, exist_ok=True)
+    OWNER_FILE.write_text(str(os.getpid()), encoding="utf-8")
 
 
 def remove_owned(client):
     """Remove every benchspawn- service, secret and the network; waits until they are gone."""
-    for service in client.services.list():
-        if _owned(service.name):
-            try:
-                service.remove()
-            except NotFound:
-                pass
-
-    def secrets_gone():
-        for secret in [s for s in client.secrets.list() if _owned(s.name)]:
-            try:
-                secret.remove()
-            except (NotFound, APIError):  # APIError: a task that is shutting down still uses it
-                pass
-        return not [s for s in client.secrets.list() if _owned(s.name)]
-
-    def network_gone():
-        # The node keeps its copy of a removed swarm network until the last container detaches.
-        for network in client.networks.list(names=[NETWORK]):
-            if network.name == NETWORK:
-                try:
-                    network.remove()
-                except (NotFound, APIError):
-                    pass
-                return False
-        return True
-
-    wait_for("the benchmark's containers to be gone", lambda: not owned_containers(client), 90, 1)
-    wait_for("the benchmark's secrets to be removed", secrets_gone, 60, 1)
-    wait_for(f"network {NETWORK} to be removed", network_gone, 60, 1)
+    swarm_owned.remove_owned(client, PREFIX, NETWORK, "the benchmark", error=BenchError)
 
 
 class Site:
@@ -172,8 +147,6 @@ class Site:
         self.hub_url = f"http://127.0.0.1:{self.ports['hub']}/jupyterhub"
         self.probe_url = f"http://127.0.0.1:{self.ports['probe']}"
         self.node_id = client.info()["Swarm"]["NodeID"]
-        self.socket_gid = os.stat("/var/run/docker.sock").st_gid
-        self.hub_uid = int(client.images.get(images["hub"]).attrs["Config"]["User"].split(":")[0])
         self.environment_id = None
         self.hardware_id = None
         self.baseline_secret = None
@@ -181,10 +154,14 @@ class Site:
     # --- deployment ----------------------------------------------------------------
 
     def deploy(self):
+        claim_site()
         self.docker.networks.create(NETWORK, driver="overlay", attachable=True, labels=LABELS)
-        self._prepare_directories()
-        self._deploy_standin()
-        self._deploy_hub()
+        self.baseline_homes.mkdir()
+        os.chown(self.baseline_homes, NOTEBOOK_UID, NOTEBOOK_GID)
+        try:
+            run_roles(["xnat_standin", "hub"], self._role_vars(), self.root / "deploy.log")
+        except DeployError as e:
+            raise BenchError(str(e)) from None
         self._deploy_probe()
         self.baseline_secret = self.docker.secrets.create(
             name=BASELINE_SECRET, labels=LABELS, data=json.dumps({"JUPYTER_TOKEN": self.baseline_token}).encode())
@@ -193,86 +170,17 @@ class Site:
             self._wait_serving(name, url)
         self._configure_xnat()
 
-    def _prepare_directories(self):
-        shutil.copytree(STANDIN_SOURCE / "sample_archive", self.archive)
-        for directory in (self.root / "standin", self.workspaces, self.baseline_homes):
-            directory.mkdir()
-        for directory in (self.root / "standin", self.archive, self.workspaces, self.baseline_homes):
-            for path in [directory, *directory.rglob("*")]:
-                os.chown(path, NOTEBOOK_UID, NOTEBOOK_GID)
-        hub_data = self.root / "hub"
-        hub_data.mkdir(mode=0o700)
-        os.chown(hub_data, self.hub_uid, self.socket_gid)
-
-    def _secrets(self, files, uid, gid):
-        """One swarm secret per file name -> value, as references that mount them for uid:gid, mode 0400."""
-        references = []
-        for filename, value in files.items():
-            secret = self.docker.secrets.create(name=PREFIX + filename.replace("_", "-"), data=value.encode(),
-                                                labels=LABELS)
-            references.append(SecretReference(secret.id, secret.name, filename=filename, uid=str(uid), gid=str(gid),
-                                              mode=0o400))
-        return references
-
-    def _deploy_standin(self):
-        seed = yaml.safe_load((STANDIN_SOURCE / "sample_seed.yml").read_text(encoding="utf-8"))
-        seed["users"] = [{"username": name, "password": self.passwords[name], "email": f"{name}@example.org",
-                          "firstName": name, "lastName": "Bench", "roles": ["Jupyter"]} for name in self.users]
-        references = self._secrets({"seed": yaml.safe_dump(seed), "admin-password": self.passwords["admin"]},
-                                   NOTEBOOK_UID, NOTEBOOK_GID)
-        env = {
-            "XNAT_STANDIN_LISTEN": "0.0.0.0:8080",
-            "XNAT_STANDIN_DATA_DIR": "/var/lib/xnat-standin",
-            "XNAT_STANDIN_ARCHIVE_PATH": XNAT_ARCHIVE,
-            "XNAT_STANDIN_SEED": "/run/secrets/seed",
-            "XNAT_STANDIN_ADMIN_PASSWORD_FILE": "/run/secrets/admin-password",
-            "XNAT_STANDIN_DEFAULT_COMPUTE": "false",
-            "XNAT_STANDIN_SITE_URL": self.xnat_url,
-            "XNAT_STANDIN_PROCESSING_URL": "http://xnat:8080",
-            "XNAT_STANDIN_HUB_TIMEOUT": "15",
+    def _role_vars(self):
+        """The xnat_standin and hub roles' variables for this run: the stack templates that ship, benchmark names."""
+        users = [{"username": name, "password": self.passwords[name], "email": f"{name}@example.org",
+                  "firstName": name, "lastName": "Bench", "roles": ["Jupyter"]} for name in self.users]
+        return {
+            **standin_vars(self.images, self.root, STANDIN_STACK, NETWORK, self.ports["standin"], NOTEBOOK_UID,
+                           self.passwords["admin"], users, {}),
+            **hub_vars(self.images, self.root, HUB_STACK, NETWORK, self.ports["hub"], NOTEBOOK_UID,
+                       self.passwords["jupyterhub"], self.service_token, NOTEBOOK_PREFIX),
+            "hub_allowed_images": [self.images["notebook"]],
         }
-        self.docker.services.create(
-            self.images["standin"], name=STANDIN_SERVICE, labels=LABELS,
-            env=[f"{k}={v}" for k, v in env.items()],
-            user=f"{NOTEBOOK_UID}:{NOTEBOOK_GID}",
-            mounts=[Mount("/var/lib/xnat-standin", str(self.root / "standin"), type="bind"),
-                    Mount(XNAT_ARCHIVE, str(self.archive), type="bind"),
-                    Mount(XNAT_WORKSPACES, str(self.workspaces), type="bind")],
-            secrets=references, healthcheck=FAST_HEALTHCHECK,
-            networks=[NetworkAttachmentConfig(NETWORK, aliases=["xnat"])],
-            endpoint_spec=EndpointSpec(mode="dnsrr", ports={self.ports["standin"]: (8080, "tcp", "host")}),
-            constraints=[f"node.id=={self.node_id}"],
-            restart_policy=RestartPolicy(condition="none"),
-        )
-
-    def _deploy_hub(self):
-        """The hub as the product's stack runs it (JH_* variables, swarm secrets, the Docker socket)."""
-        references = self._secrets({"jh_xnat_password": self.passwords["jupyterhub"],
-                                    "jh_xnat_service_token": self.service_token}, self.hub_uid, self.socket_gid)
-        env = {
-            "JH_XNAT_URL": "http://xnat:8080",
-            "JH_XNAT_USERNAME": "jupyterhub",
-            "JH_HUB_CONNECT_IP": "jupyterhub",
-            "JH_NETWORK": NETWORK,
-            "JH_START_TIMEOUT": "120",
-            "JH_SERVICE_PREFIX": NOTEBOOK_PREFIX,
-            "NB_UID": str(NOTEBOOK_UID),
-            "NB_GID": str(NOTEBOOK_GID),
-            "JH_ALLOWED_IMAGES": self.images["notebook"],
-            "JH_ALLOWED_BIND_PREFIXES": str(self.root),
-        }
-        self.docker.services.create(
-            self.images["hub"], name=HUB_SERVICE, labels=LABELS,
-            env=[f"{k}={v}" for k, v in env.items()],
-            user=f"{self.hub_uid}:{self.socket_gid}",
-            mounts=[Mount("/var/run/docker.sock", "/var/run/docker.sock", type="bind"),
-                    Mount("/srv/jupyterhub", str(self.root / "hub"), type="bind")],
-            secrets=references, healthcheck=FAST_HEALTHCHECK,
-            networks=[NetworkAttachmentConfig(NETWORK, aliases=["jupyterhub"])],
-            endpoint_spec=EndpointSpec(mode="dnsrr", ports={self.ports["hub"]: (8000, "tcp", "host")}),
-            constraints=[f"node.id=={self.node_id}"],
-            restart_policy=RestartPolicy(condition="none"),
-        )
 
     def _deploy_probe(self):
         source = (HERE / "overlay_probe.py").read_text(encoding="utf-8")
@@ -294,7 +202,8 @@ class Site:
             failed = [t for t in tasks if t["Status"]["State"] in ("failed", "rejected", "complete", "shutdown")]
             if failed:
                 status = failed[0]["Status"]
-                raise BenchError(f"{name} did not start: {status['State']} {status.get('Err') or status.get('Message')}")
+                raise BenchError(f"{name} did not start: {status['State']}"
+                                 f" {status.get('Err') or status.get('Message')}")
             return [t for t in tasks if t["Status"]["State"] == "running"]
 
         wait_for(f"swarm to report {name} running", running, timeout)
@@ -384,7 +293,8 @@ class Site:
         """Until no notebook container of either side is left, so the next measurement starts quiet."""
         wait_for("the notebook containers to be gone",
                  lambda: not [c for c in owned_containers(self.docker)
-                              if c.labels["com.docker.swarm.service.name"].startswith((NOTEBOOK_PREFIX, BASELINE_PREFIX))],
+                              if c.labels["com.docker.swarm.service.name"].startswith(
+                                  (NOTEBOOK_PREFIX, BASELINE_PREFIX))],
                  timeout, 0.5)
 
     def service_logs(self, name, tail=200):

@@ -9,11 +9,29 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from browser_steps import (
-    CHROMIUM_ARGS, HTTP1_ONLY, Launch, launch_chromium, launch_from_xnat, log_in_to_hub, log_in_to_xnat, new_session,
-    open_from_xnat, wait_for_jupyterlab,
+    CHROMIUM_ARGS,
+    HTTP1_ONLY,
+    Launch,
+    launch_chromium,
+    launch_from_xnat,
+    log_in_to_hub,
+    log_in_to_xnat,
+    new_session,
+    open_from_xnat,
+    wait_for_jupyterlab,
 )
 from local_site import (
-    ALICE, BASE_URL, BOB, EXPERIMENT_ID, HUB_URL, VIEWER, Passwords, Site, deployed_site, http, wait_until,
+    ALICE,
+    BASE_URL,
+    BOB,
+    EXPERIMENT_ID,
+    HUB_URL,
+    VIEWER,
+    Passwords,
+    Site,
+    deployed_site,
+    http,
+    wait_until,
 )
 
 LAUNCH_TIMEOUT = 240
@@ -31,23 +49,16 @@ def site(tmp_path_factory) -> Site:
     return deployed_site(tmp_path_factory.mktemp("playbook-logs"))
 
 
-def _remove_servers(site: Site, user: str) -> None:
-    for server in site.hub.servers(user):
-        site.hub.remove_server(user, server)
-    wait_until(f"the hub to drop {user}'s servers", lambda: not site.hub.servers(user), 120)
-    wait_until(f"the swarm to remove {user}'s notebook services", lambda: not site.swarm.notebook_services(user), 120)
-
-
 @pytest.fixture(scope="session")
 def users(site: Site) -> Passwords:
     """Passwords of e2e-alice and e2e-bob (role Jupyter, made here as an XNAT admin would) and of viewer."""
     passwords = {ALICE: secrets.token_urlsafe(18), BOB: secrets.token_urlsafe(18)}
     for name, password in passwords.items():
-        _remove_servers(site, name)  # left over from an interrupted run
+        site.remove_all_servers(name)  # left over from an interrupted run
         site.xnat.ensure_user(name, password, ["Jupyter"])
     yield Passwords({**passwords, VIEWER: site.viewer_password})
     for name in passwords:
-        _remove_servers(site, name)
+        site.remove_all_servers(name)
         site.hub.call("DELETE", f"/users/{name}")
         site.xnat.disable_user(name)
 

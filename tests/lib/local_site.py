@@ -287,7 +287,7 @@ class Site:
     logs: Path
 
     @classmethod
-    def from_inventory(cls, logs: Path) -> "Site":
+    def from_inventory(cls, logs: Path) -> Site:
         variables = inventory_vars()
         return cls(
             hub=HubApi(credential("jupyterhub-token")),
@@ -306,11 +306,20 @@ class Site:
             raise SiteNotDeployed("the hub's health check through haproxy does not answer 200")
         admin = self.xnat.call("GET", f"/xapi/users/{self.xnat.auth[0]}/roles")
         if admin.status_code != 200:
-            raise SiteNotDeployed(f"the XNAT stand-in through haproxy answered {admin.status_code} to its administrator")
+            raise SiteNotDeployed(f"the XNAT stand-in through haproxy answered {admin.status_code}"
+                                  " to its administrator")
         if self.hub.call("GET", "/").status_code != 200:
             raise SiteNotDeployed("the hub refuses XNAT's service token")
         if self.swarm.running_task(self.swarm.hub_service) is None:
             raise SiteNotDeployed(f"the swarm service {self.swarm.hub_service} has no running task")
+
+    def remove_all_servers(self, user: str) -> None:
+        """Every server of `user` removed, and its notebook service gone from the swarm."""
+        for server in self.hub.servers(user):
+            self.hub.remove_server(user, server)
+        wait_until(f"the hub to drop {user}'s servers", lambda: not self.hub.servers(user), 120)
+        wait_until(f"the swarm to remove {user}'s notebook services",
+                   lambda: not self.swarm.notebook_services(user), 120)
 
     def hub_task_id(self) -> str:
         task = wait_until(f"a running task of {self.swarm.hub_service}",
@@ -319,7 +328,8 @@ class Site:
 
     def assert_notebook_kept(self, launch, before: NotebookState) -> None:
         """The same swarm service and container still runs the notebook, and the hub still routes to it."""
-        assert notebook_state(self.swarm, launch.user, launch.server) == before, "the notebook was replaced or restarted"
+        assert notebook_state(self.swarm, launch.user, launch.server) == before, (
+            "the notebook was replaced or restarted")
         wait_until("the hub's health check through haproxy", hub_is_healthy, 180)
         ready = self.hub.servers(launch.user).get(launch.server, {}).get("ready")
         assert ready is True, f"the hub no longer has {launch.user}/{launch.server} ready"

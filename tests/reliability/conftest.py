@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from local_site import (
-    EXPERIMENT_ID, REPO, XnatUser, Site, deployed_site, hub_is_healthy, inventory_vars, wait_until,
+    EXPERIMENT_ID,
+    REPO,
+    Site,
+    XnatUser,
+    deployed_site,
+    hub_is_healthy,
+    inventory_vars,
+    wait_until,
 )
 
 FIGURES_DIR = REPO / "build" / "reliability"
@@ -78,13 +85,6 @@ def compute(site: Site) -> tuple[int, int]:
     return site.xnat.compute_ids(site.environment, site.hardware)
 
 
-def remove_all_servers(site: Site, user: str) -> None:
-    for server in site.hub.servers(user):
-        site.hub.remove_server(user, server)
-    wait_until(f"the hub to drop {user}'s servers", lambda: not site.hub.servers(user), 120)
-    wait_until(f"the swarm to remove {user}'s notebook services", lambda: not site.swarm.notebook_services(user), 120)
-
-
 @pytest.fixture(scope="session")
 def xnat_users(site: Site) -> list[XnatUser]:
     """rel-user-1 ... rel-user-5 with the Jupyter role, fresh passwords; their servers removed at the end."""
@@ -92,11 +92,11 @@ def xnat_users(site: Site) -> list[XnatUser]:
     for name in USERS:
         password = secrets.token_urlsafe(18)
         site.xnat.ensure_user(name, password, ["Jupyter"])
-        remove_all_servers(site, name)
+        site.remove_all_servers(name)
         users.append(XnatUser(name, password))
     yield users
     for user in users:
-        remove_all_servers(site, user.username)
+        site.remove_all_servers(user.username)
         site.xnat.disable_user(user.username)
 
 

@@ -14,8 +14,19 @@ import docker
 import pytest
 from docker.errors import NotFound
 
-from hub_site import (CULL_HUB_SERVICE, HUB_PORT, HUB_SERVICE, IMAGES_FILE, NETWORK, NOTEBOOK_PREFIX,
-                      STANDIN_SERVICE, SUITE_LABEL, Site, deploy_standin, remove_owned)
+from hub_site import (
+    CULL_HUB_SERVICE,
+    HUB_PORT,
+    HUB_SERVICE,
+    HUB_STACK,
+    IMAGES_FILE,
+    NETWORK,
+    NOTEBOOK_PREFIX,
+    STANDIN_SERVICE,
+    SUITE_LABEL,
+    Site,
+    remove_owned,
+)
 
 
 def _images():
@@ -58,13 +69,8 @@ def deployed_site(request):
 
     site = Site(client, images, root)
     client.networks.create(NETWORK, driver="overlay", attachable=True, labels=SUITE_LABEL)
-    for filename, value in (("jh_xnat_password", site.passwords["jupyterhub"]),
-                            ("jh_xnat_service_token", site.service_token)):
-        secret = client.secrets.create(name=f"ittest-hub-{filename.replace('_', '-')}", data=value.encode(),
-                                       labels=SUITE_LABEL)
-        site.hub_secrets.append((filename, secret))
-    deploy_standin(site)
-    site.deploy_hub(HUB_SERVICE, HUB_PORT, "jupyterhub", NOTEBOOK_PREFIX, root / "hub")
+    site.deploy_standin()
+    site.deploy_hub(HUB_STACK, HUB_PORT, "jupyterhub", NOTEBOOK_PREFIX)
     site.wait_standin()
     site.configure_xnat()
     site.wait_hub()

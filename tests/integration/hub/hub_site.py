@@ -1,33 +1,34 @@
 """The deployment the hub tests run against, and the calls they make to it.
 
-The XNAT stand-in and the hub run as swarm services on their own overlay network. Everything
-created here has a name starting with ittest-; remove_owned() removes all of it.
+The XNAT stand-in and the hub are deployed by the collection's own roles (xnat_standin, hub), as swarm
+stacks on an overlay network of their own, under test names and ports. Everything created here has a
+name starting with ittest-; remove_owned() removes all of it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import time
 from pathlib import Path
 
 import requests
-import yaml
-from docker.errors import APIError, NotFound
-from docker.types import EndpointSpec, Mount, NetworkAttachmentConfig, RestartPolicy, SecretReference
+from docker.errors import NotFound
+
+import swarm_owned
+from role_deploy import hub_vars, run_roles, standin_vars
+from swarm_owned import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 IMAGES_FILE = REPO / "build" / "images.json"
-STANDIN_SOURCE = REPO / "files" / "xnat_standin"
 
 SUITE_LABEL = {"ittest.suite": "hub"}
 NETWORK = "ittest-hub-net"
-STANDIN_SERVICE = "ittest-xnat"
+STANDIN_STACK, HUB_STACK, CULL_STACK = "ittest-xnat", "ittest-hub", "ittest-cull"
+STANDIN_SERVICE = STANDIN_STACK + "_standin"
 STANDIN_PORT = 18080
-HUB_SERVICE = "ittest-hub"
-CULL_HUB_SERVICE = "ittest-cull-hub"
+HUB_SERVICE = HUB_STACK + "_hub"
+CULL_HUB_SERVICE = CULL_STACK + "_hub"
 HUB_PORT = 18000
 NOTEBOOK_PREFIX = "ittest-nb"
 # Name prefixes of everything this suite creates, notebook services and their secrets included.
@@ -45,71 +46,13 @@ EXPERIMENT = {"xsiType": "xnat:mrSessionData", "itemId": "XNAT_E00001", "itemLab
 TIMEOUT = 10  # seconds for one HTTP request
 
 
-def wait_for(what, check, timeout, interval=0.5):
-    """Call check() until it returns something truthy and return that; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = check()
-        except (requests.RequestException, APIError) as e:
-            last = e
-        else:
-            if last:
-                return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last result: {last!r}")
-        time.sleep(interval)
-
-
 def _password():
     return "T-" + secrets.token_urlsafe(18)
 
 
-def _owned(name):
-    return name.startswith(OWNED_PREFIXES)
-
-
 def remove_owned(client):
     """Remove every service, secret and network this suite owns; waits until they are gone."""
-    for service in client.services.list():
-        if _owned(service.name):
-            try:
-                service.remove()
-            except NotFound:
-                pass
-
-    def containers_gone():
-        return not [c for c in client.containers.list(all=True, filters={"label": "com.docker.swarm.service.name"})
-                    if _owned(c.labels["com.docker.swarm.service.name"])]
-
-    def secrets_gone():
-        left = [s for s in client.secrets.list() if _owned(s.name)]
-        for secret in left:
-            try:
-                secret.remove()
-            except NotFound:
-                pass
-            except APIError:  # still referenced by a task that is shutting down
-                pass
-        return not [s for s in client.secrets.list() if _owned(s.name)]
-
-    def network_gone():
-        # The node keeps its copy of a removed swarm network until the last container detaches.
-        for network in client.networks.list(names=[NETWORK]):
-            if network.name == NETWORK:
-                try:
-                    network.remove()
-                except NotFound:
-                    pass
-                except APIError:
-                    pass
-                return False
-        return True
-
-    wait_for("the suite's containers to be gone", containers_gone, 60, 1)
-    wait_for("the suite's secrets to be removed", secrets_gone, 60, 1)
-    wait_for(f"network {NETWORK} to be removed", network_gone, 60, 1)
+    swarm_owned.remove_owned(client, OWNED_PREFIXES, NETWORK, "the suite")
 
 
 class Site:
@@ -126,11 +69,8 @@ class Site:
         self.passwords = {"admin": _password(), "alice": _password(), "bob": _password(),
                           "jupyterhub": _password()}
         self.service_token = secrets.token_hex(32)
-        self.socket_gid = os.stat("/var/run/docker.sock").st_gid
-        self.hub_uid = int(client.images.get(images["hub"]).attrs["Config"]["User"].split(":")[0])
         self.hardware = {}
         self.environments = {}
-        self.hub_secrets = []
 
     # --- XNAT (the stand-in) -----------------------------------------------
 
@@ -250,41 +190,30 @@ class Site:
         assert events and events[-1].get("failed") is True, events
         return events[-1]["message"]
 
-    def deploy_hub(self, name, port, alias, prefix, data_dir, extra_env=None):
-        """One hub service as the product's stack runs it; returns the service."""
-        data_dir.mkdir(mode=0o700)
-        os.chown(data_dir, self.hub_uid, self.socket_gid)
-        env = {
-            "JH_XNAT_URL": "http://xnat:8080",
-            "JH_XNAT_USERNAME": "jupyterhub",
-            "JH_XNAT_CONNECT_TIMEOUT": "3",
-            "JH_XNAT_REQUEST_TIMEOUT": "10",
-            "JH_HUB_CONNECT_IP": alias,
-            "JH_NETWORK": NETWORK,
-            "JH_START_TIMEOUT": "120",
-            "JH_PENDING_GRACE": "10",
-            "JH_SERVICE_PREFIX": prefix,
-            "NB_UID": str(NOTEBOOK_UID),
-            "NB_GID": str(NOTEBOOK_GID),
-            "JH_ALLOWED_IMAGES": "xnat-jupyterhub/notebook:*",
-            "JH_ALLOWED_BIND_PREFIXES": str(self.root),
-            **(extra_env or {}),
-        }
-        return self.docker.services.create(
-            self.images["hub"],
-            name=name,
-            labels=SUITE_LABEL,
-            env=[f"{k}={v}" for k, v in env.items()],
-            user=f"{self.hub_uid}:{self.socket_gid}",
-            mounts=[Mount("/var/run/docker.sock", "/var/run/docker.sock", type="bind"),
-                    Mount("/srv/jupyterhub", str(data_dir), type="bind")],
-            secrets=[SecretReference(secret.id, secret.name, filename=filename, uid=str(self.hub_uid),
-                                     gid=str(self.socket_gid), mode=0o400)
-                     for filename, secret in self.hub_secrets],
-            networks=[NetworkAttachmentConfig(NETWORK, aliases=[alias])],
-            endpoint_spec=EndpointSpec(mode="dnsrr", ports={port: (8000, "tcp", "host")}),
-            restart_policy=RestartPolicy(condition="any", delay=1_000_000_000),
-        )
+    def deploy_hub(self, stack, port, alias, prefix, **role_vars):
+        """One hub as the product's hub role deploys it (its stack template), with test values."""
+        run_roles(["hub"], {
+            **hub_vars(self.images, self.root, stack, NETWORK, port, NOTEBOOK_UID, self.passwords["jupyterhub"],
+                       self.service_token, prefix),
+            "hub_network_alias": alias,
+            "hub_xnat_connect_timeout": 3,
+            "hub_xnat_request_timeout": 10,
+            "hub_pending_grace": 10,
+            "hub_allowed_images": ["xnat-jupyterhub/notebook:*"],
+            **role_vars,
+        }, self.root / f"deploy-{stack}.log")
+
+    def deploy_standin(self):
+        """The stand-in as the product's xnat_standin role deploys it, with the test's users and data."""
+        users = [{"username": "alice", "password": self.passwords["alice"], "email": "alice@example.org",
+                  "firstName": "Alice", "lastName": "Example", "roles": ["Jupyter"]},
+                 {"username": "bob", "password": self.passwords["bob"], "email": "bob@example.org",
+                  "firstName": "Bob", "lastName": "Example", "roles": []}]
+        # DEBUG logs every request path: test_default_server reads them.
+        run_roles(["xnat_standin"], standin_vars(self.images, self.root, STANDIN_STACK, NETWORK, STANDIN_PORT,
+                                                 NOTEBOOK_UID, self.passwords["admin"], users,
+                                                 {"XNAT_STANDIN_LOG_LEVEL": "DEBUG"}),
+                  self.root / "deploy-standin.log")
 
     def wait_hub(self, name=HUB_SERVICE, hub_url=None, timeout=90):
         """Until the hub serves and swarm's DNS resolves its alias for XNAT and the notebooks."""
@@ -354,56 +283,3 @@ class Site:
         except NotFound:
             return ""
         return b"".join(chunks).decode("utf-8", "replace")
-
-
-def deploy_standin(site):
-    """The stand-in as an XNAT site would run it: data, archive and workspaces on the host."""
-    seed = yaml.safe_load((STANDIN_SOURCE / "sample_seed.yml").read_text(encoding="utf-8"))
-    seed["users"] = [
-        {"username": "alice", "password": site.passwords["alice"], "email": "alice@example.org",
-         "firstName": "Alice", "lastName": "Example", "roles": ["Jupyter"]},
-        {"username": "bob", "password": site.passwords["bob"], "email": "bob@example.org",
-         "firstName": "Bob", "lastName": "Example", "roles": []},
-    ]
-    client = site.docker
-    seed_secret = client.secrets.create(name="ittest-xnat-seed", data=yaml.safe_dump(seed).encode(),
-                                        labels=SUITE_LABEL)
-    admin_secret = client.secrets.create(name="ittest-xnat-admin-password",
-                                         data=site.passwords["admin"].encode(), labels=SUITE_LABEL)
-    data_dir = site.root / "standin"
-    shutil.copytree(STANDIN_SOURCE / "sample_archive", site.archive)
-    for directory in (data_dir, site.workspaces):
-        directory.mkdir()
-    for directory in (data_dir, site.archive, site.workspaces):
-        for path in [directory, *directory.rglob("*")]:
-            os.chown(path, NOTEBOOK_UID, NOTEBOOK_GID)
-    env = {
-        "XNAT_STANDIN_LISTEN": "0.0.0.0:8080",
-        "XNAT_STANDIN_DATA_DIR": "/var/lib/xnat-standin",
-        "XNAT_STANDIN_ARCHIVE_PATH": XNAT_ARCHIVE,
-        "XNAT_STANDIN_SEED": "/run/secrets/seed",
-        "XNAT_STANDIN_ADMIN_PASSWORD_FILE": "/run/secrets/admin-password",
-        "XNAT_STANDIN_DEFAULT_COMPUTE": "false",
-        "XNAT_STANDIN_SITE_URL": f"http://127.0.0.1:{STANDIN_PORT}",
-        "XNAT_STANDIN_PROCESSING_URL": "http://xnat:8080",
-        "XNAT_STANDIN_HUB_TIMEOUT": "15",
-        # DEBUG logs every request path: test_default_server reads them.
-        "XNAT_STANDIN_LOG_LEVEL": "DEBUG",
-    }
-    client.services.create(
-        site.images["standin"],
-        name=STANDIN_SERVICE,
-        labels=SUITE_LABEL,
-        env=[f"{k}={v}" for k, v in env.items()],
-        # XNAT's Tomcat user: owns the archive and creates the workspaces notebooks write to.
-        user=f"{NOTEBOOK_UID}:{NOTEBOOK_GID}",
-        mounts=[Mount("/var/lib/xnat-standin", str(data_dir), type="bind"),
-                Mount(XNAT_ARCHIVE, str(site.archive), type="bind"),
-                Mount(XNAT_WORKSPACES, str(site.workspaces), type="bind")],
-        secrets=[SecretReference(secret.id, secret.name, filename=filename, uid=str(NOTEBOOK_UID),
-                                 gid=str(NOTEBOOK_GID), mode=0o400)
-                 for filename, secret in (("seed", seed_secret), ("admin-password", admin_secret))],
-        networks=[NetworkAttachmentConfig(NETWORK, aliases=["xnat"])],
-        endpoint_spec=EndpointSpec(mode="dnsrr", ports={STANDIN_PORT: (8080, "tcp", "host")}),
-        restart_policy=RestartPolicy(condition="any", delay=1_000_000_000),
-    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub_site import CULL_HUB_SERVICE, HUB_API_URL, wait_for
+from hub_site import CULL_HUB_SERVICE, CULL_STACK, HUB_API_URL, wait_for
 
 CULL_PORT = 18001
 CULL_ALIAS = "jupyterhub-cull"
@@ -17,8 +17,9 @@ IDLE_SERVER = "20250311T172455400Z"
 
 @pytest.fixture(scope="module", name="culling_hub")
 def deployed_culling_hub(site):
-    site.deploy_hub(CULL_HUB_SERVICE, CULL_PORT, CULL_ALIAS, "ittest-cull", site.root / "hub-cull",
-                    {"JH_IDLE_CULLER_TIMEOUT": str(CULL_TIMEOUT), "JH_IDLE_CULLER_EVERY": str(CULL_EVERY)})
+    site.deploy_hub(CULL_STACK, CULL_PORT, CULL_ALIAS, "ittest-cull",
+                    hub_idle_culler_enabled=True, hub_idle_culler_timeout=CULL_TIMEOUT,
+                    hub_idle_culler_every=CULL_EVERY)
     url = f"http://127.0.0.1:{CULL_PORT}/jupyterhub"
     site.wait_hub(CULL_HUB_SERVICE, url)
     yield url
