@@ -10,7 +10,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import compute_api, data_api, faults_api, jupyterhub_api, preferences_api, ui, users_api
+from . import archive_api, compute_api, data_api, faults_api, jupyterhub_api, preferences_api, tokens_api, ui, users_api
 from .auth import SESSION_COOKIE, Authenticator
 from .bootstrap import initialise
 from .config import Settings
@@ -48,8 +48,8 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
     state = request.app[STATE]
     principal = await state.auth.identify(request)
     request[PRINCIPAL] = principal
-    # /data/services/auth takes its credentials from the form
-    needs_login = request.path.startswith(("/xapi", "/standin")) or \
+    # /data/services/auth and the identity provider's page take their credentials from the form
+    needs_login = (request.path.startswith(("/xapi", "/standin")) and not request.path.startswith(ui.IDP_LOGIN)) or \
         (request.path.startswith("/data/") and request.path != "/data/services/auth")
     if needs_login and principal is None:
         raise NotAuthenticated("Authentication required.")
@@ -95,7 +95,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[access_log_timing, xnat_errors, authentication, latency_and_faults])
     app[STATE] = state
     # data_api first: its /xapi/siteConfig/buildInfo must win over /xapi/siteConfig/{name}
-    for module in (data_api, users_api, preferences_api, compute_api, faults_api):
+    for module in (data_api, users_api, tokens_api, archive_api, preferences_api, compute_api, faults_api):
         app.add_routes(module.routes)
     jupyterhub_api.setup(app)
     ui.setup(app)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from .responses import InsufficientPrivileges, NotAuthenticated
-from .store import Store, User
+from .store import OPENID, Store, User
 
 ADMIN_ROLE = "Administrator"
 PBKDF2_ITERATIONS = 20_000
@@ -88,14 +88,15 @@ class Authenticator:
         # (user id, stored hash) -> sha256 of a password that verified; memory only, saves PBKDF2 per call
         self._verified: dict[tuple[int, str], bytes] = {}
 
-    async def _password_matches(self, user: User, password: str) -> bool:
-        if not user.password_hash:
+    async def _password_matches(self, user: User, password: str, stored: str | None) -> bool:
+        """`password` against a stored hash of `user` (their XNAT password, or their password at the IdP)."""
+        if not stored:
             return False
-        key = (user.id, user.password_hash)
+        key = (user.id, stored)
         quick = hashlib.sha256(password.encode()).digest()
         if key in self._verified:
             return hmac.compare_digest(self._verified[key], quick)
-        if await asyncio.to_thread(check_password, password, user.password_hash):
+        if await asyncio.to_thread(check_password, password, stored):
             self._verified[key] = quick
             return True
         return False
@@ -111,7 +112,17 @@ class Authenticator:
         user = self.store.user_for_login(login)
         if user is None or not can_log_in(user):
             return None
-        return user if await self._password_matches(user, password) else None
+        # an OpenID account has no XNAT password (password_hash is None), so this never matches for one
+        return user if await self._password_matches(user, password, user.password_hash) else None
+
+    async def verify_at_idp(self, login: str, password: str) -> User | None:
+        """The OpenID account whose password at the stand-in's identity provider this is, or None.
+
+        Enabled and verified are checked by the caller, which tells the two failures apart."""
+        user = self.store.user_for_login(login)
+        if user is None or user.auth_method != OPENID:
+            return None
+        return user if await self._password_matches(user, password, user.idp_password_hash) else None
 
     def principal(self, user: User) -> Principal:
         return Principal(user=user, roles=frozenset(self.store.roles(user.id)))

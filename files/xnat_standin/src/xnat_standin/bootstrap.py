@@ -16,7 +16,7 @@ from . import compute
 from .auth import ADMIN_ROLE, hash_password
 from .config import Settings, read_text_secret
 from .preferences import JUPYTERHUB_PREFERENCES, SITE_CONFIG, Preferences, java_to_string
-from .store import Store
+from .store import AUTH_METHODS, LOCALDB, OPENID, Store
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,10 @@ def load_seed(path: Path) -> dict[str, Any]:
 
 
 def _create_account(store: Store, username: str, password: str | None, email: str, first: str, last: str,
-                    enabled: bool, verified: bool, roles: list[str]) -> None:
+                    enabled: bool, verified: bool, roles: list[str], auth_method: str = LOCALDB,
+                    idp_password: str | None = None) -> None:
     user = store.create_user(username, email, first, last, hash_password(password) if password else None,
-                             enabled, verified)
+                             enabled, verified, auth_method, hash_password(idp_password) if idp_password else None)
     for role in roles:
         store.add_role(user.id, role)
 
@@ -93,13 +94,33 @@ def _seed_users(store: Store, users: list[dict], base: Path) -> None:
         password = entry.get("password")
         if entry.get("password_file"):
             password = read_text_secret(base / entry["password_file"])
+        auth_method, idp_password = _seed_auth_method(entry, username, base)
+        if auth_method == OPENID and password:
+            raise SeedError(f"user {username}: an openid account has no XNAT password; give idpPassword instead")
         roles = entry.get("roles", [])
         undefined = set(roles) - set(store.role_definitions())
         if undefined:
             raise SeedError(f"user {username}: undefined roles {sorted(undefined)}")
         _create_account(store, username, password, entry.get("email", f"{username}@example.org"),
                         entry.get("firstName", username), entry.get("lastName", ""),
-                        bool(entry.get("enabled", True)), bool(entry.get("verified", True)), roles)
+                        bool(entry.get("enabled", True)), bool(entry.get("verified", True)), roles,
+                        auth_method, idp_password)
+
+
+def _seed_auth_method(entry: dict, username: str, base: Path) -> tuple[str, str | None]:
+    """authMethod (localdb, XNAT's own passwords, or openid, signing in at the stand-in's identity provider)
+    and, for openid, the password at the identity provider (idpPassword or idpPassword_file)."""
+    auth_method = entry.get("authMethod", LOCALDB)
+    if auth_method not in AUTH_METHODS:
+        raise SeedError(f"user {username}: authMethod must be one of {list(AUTH_METHODS)}, not {auth_method!r}")
+    idp_password = entry.get("idpPassword")
+    if entry.get("idpPassword_file"):
+        idp_password = read_text_secret(base / entry["idpPassword_file"])
+    if auth_method == OPENID and not (isinstance(idp_password, str) and idp_password):
+        raise SeedError(f"user {username}: an openid account needs idpPassword or idpPassword_file")
+    if auth_method != OPENID and idp_password is not None:
+        raise SeedError(f"user {username}: idpPassword is only for authMethod openid")
+    return auth_method, idp_password
 
 
 def _seed_projects(store: Store, projects: list[dict]) -> None:

@@ -21,18 +21,24 @@ from .user_options import readable_projects
 XNAT_VERSION = "1.9.0"
 XNAT_NAMESPACE = "http://nrg.wustl.edu/xnat"
 
-# The part of XNAT's xnat.xsd the stand-in serves data for: type -> (base type, attributes).
-XNAT_TYPES: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "projectData": (None, ("ID", "secondary_ID", "name", "description")),
-    "subjectData": (None, ("ID", "project", "label")),
-    "experimentData": (None, ("ID", "project", "label", "date")),
-    "subjectAssessorData": ("experimentData", ("subject_ID",)),
-    "imageSessionData": ("subjectAssessorData", ("modality",)),
-    "mrSessionData": ("imageSessionData", ()),
-    "imageScanData": (None, ("ID", "type")),
-    "mrScanData": ("imageScanData", ()),
-    "abstractResource": (None, ("label",)),
-    "resourceCatalog": ("abstractResource", ()),
+# The part of XNAT's xnat.xsd the stand-in serves data for: type -> (base type, attributes, child listings).
+# A child listing (wrapper element, item element, item type) is how XNAT's schema nests subjects' experiments,
+# sessions' scans and every item's resources; xnatpy builds `subject.experiments`, `experiment.scans` and the
+# subject and experiment `resources` from them (contract §1.4).
+XNAT_TYPES: dict[str, tuple[str | None, tuple[str, ...], tuple[tuple[str, str, str], ...]]] = {
+    "projectData": (None, ("ID", "secondary_ID", "name", "description"),
+                    (("resources", "resource", "abstractResource"),)),
+    "subjectData": (None, ("ID", "project", "label"),
+                    (("resources", "resource", "abstractResource"),
+                     ("experiments", "experiment", "subjectAssessorData"))),
+    "experimentData": (None, ("ID", "project", "label", "date"), (("resources", "resource", "abstractResource"),)),
+    "subjectAssessorData": ("experimentData", ("subject_ID",), ()),
+    "imageSessionData": ("subjectAssessorData", ("modality",), (("scans", "scan", "imageScanData"),)),
+    "mrSessionData": ("imageSessionData", (), ()),
+    "imageScanData": (None, ("ID", "type", "image_session_ID", "project"), ()),
+    "mrScanData": ("imageScanData", (), ()),
+    "abstractResource": (None, ("label", "file_count", "file_size"), ()),
+    "resourceCatalog": ("abstractResource", (), ()),
 }
 # Searchable data types (XNAT's /data/search/elements), with their display fields.
 SEARCH_ELEMENTS = {
@@ -52,9 +58,15 @@ def xnat_schema() -> str:
              ' xmlns:xdat="http://nrg.wustl.edu/xdat" xmlns:xs="http://www.w3.org/2001/XMLSchema"'
              ' elementFormDefault="qualified" attributeFormDefault="unqualified">']
     for name in XNAT_TYPES:
-        lines.append(f'  <xs:element name={quoteattr(name[0].upper() + name[1:-len("Data")])} type="xnat:{name}"/>')
-    for name, (base, attributes) in XNAT_TYPES.items():
-        fields = "".join(f'<xs:attribute name={quoteattr(a)} type="xs:string"/>' for a in attributes)
+        lines.append(f'  <xs:element name={quoteattr(name[0].upper() + name[1:].removesuffix("Data"))}'
+                     f' type="xnat:{name}"/>')
+    for name, (base, attributes, listings) in XNAT_TYPES.items():
+        children = "".join(
+            f'<xs:element name={quoteattr(wrapper)} minOccurs="0"><xs:complexType><xs:sequence>'
+            f'<xs:element name={quoteattr(item)} type="xnat:{item_type}" minOccurs="0" maxOccurs="unbounded"/>'
+            f'</xs:sequence></xs:complexType></xs:element>' for wrapper, item, item_type in listings)
+        fields = (f"<xs:sequence>{children}</xs:sequence>" if children else "") + \
+            "".join(f'<xs:attribute name={quoteattr(a)} type="xs:string"/>' for a in attributes)
         if base:
             fields = f'<xs:complexContent><xs:extension base="xnat:{base}">{fields}</xs:extension></xs:complexContent>'
         lines.append(f'  <xs:complexType name={quoteattr(name)}>{fields}</xs:complexType>')

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 BASIC_REALM = 'Basic realm="XNAT"'
 
@@ -74,6 +76,15 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(raw.decode("utf-8")) if raw.strip() else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataFormatError(f"JSON parse error: {exc}") from exc
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The request body as a form; one that does not parse as the form it claims to be (a broken multipart
+    body, bytes that are not the charset's) is a 400, not an unhandled error."""
+    try:
+        return await request.post()
+    except (ValueError, HttpProcessingError) as exc:
+        raise DataFormatError(f"The form could not be read: {exc}") from exc
 
 
 async def read_json_of(request: web.Request, kind: type, what: str) -> Any:

@@ -20,7 +20,9 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT,
     enabled INTEGER NOT NULL DEFAULT 0,
     verified INTEGER NOT NULL DEFAULT 0,
-    last_modified INTEGER NOT NULL
+    last_modified INTEGER NOT NULL,
+    auth_method TEXT NOT NULL DEFAULT 'localdb',
+    idp_password_hash TEXT
 );
 CREATE TABLE IF NOT EXISTS user_roles (
     user_id INTEGER NOT NULL REFERENCES users(id),
@@ -91,6 +93,12 @@ CREATE TABLE IF NOT EXISTS scans (
     type TEXT NOT NULL DEFAULT '',
     UNIQUE (experiment_id, scan_id)
 );
+CREATE TABLE IF NOT EXISTS archive_resources (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    label TEXT NOT NULL,
+    UNIQUE (owner, label)
+);
 CREATE TABLE IF NOT EXISTS user_options (
     user_id INTEGER NOT NULL,
     servername TEXT NOT NULL,
@@ -106,6 +114,15 @@ CREATE TABLE IF NOT EXISTS event_tracking (
     updated INTEGER NOT NULL
 );
 """
+
+# Columns added after a table's first release, added to databases made before them: (table, column, definition)
+ADDED_COLUMNS = (
+    ("users", "auth_method", "TEXT NOT NULL DEFAULT 'localdb'"),
+    ("users", "idp_password_hash", "TEXT"),
+)
+# XNAT's name for accounts with an XNAT password, and the stand-in's OpenID plugin stand-in (contract §6)
+LOCALDB, OPENID = "localdb", "openid"
+AUTH_METHODS = (LOCALDB, OPENID)
 
 
 def now_ms() -> int:
@@ -123,6 +140,8 @@ class User:
     enabled: bool
     verified: bool
     last_modified: int
+    auth_method: str = LOCALDB
+    idp_password_hash: str | None = None  # only for OPENID accounts: the password at the stand-in's IdP
 
     def to_json(self) -> dict[str, Any]:
         """XNAT's user model (contract §2.1 body A); password fields are suppressed when secured."""
@@ -139,7 +158,8 @@ class User:
         }
 
 
-USER_COLUMNS = "id, username, email, first_name, last_name, password_hash, enabled, verified, last_modified"
+USER_COLUMNS = ("id, username, email, first_name, last_name, password_hash, enabled, verified, last_modified,"
+                " auth_method, idp_password_hash")
 
 
 def _user(row: sqlite3.Row | None) -> User | None:
@@ -148,7 +168,8 @@ def _user(row: sqlite3.Row | None) -> User | None:
     return User(
         id=row["id"], username=row["username"], email=row["email"], first_name=row["first_name"],
         last_name=row["last_name"], password_hash=row["password_hash"], enabled=bool(row["enabled"]),
-        verified=bool(row["verified"]), last_modified=row["last_modified"],
+        verified=bool(row["verified"]), last_modified=row["last_modified"], auth_method=row["auth_method"],
+        idp_password_hash=row["idp_password_hash"],
     )
 
 
@@ -162,6 +183,9 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
+        for table, column, definition in ADDED_COLUMNS:
+            if column not in {row["name"] for row in self._all(f"PRAGMA table_info({table})")}:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         self.db.close()
@@ -189,11 +213,13 @@ class Store:
         return [row[0] for row in self._all("SELECT username FROM users ORDER BY username COLLATE BINARY")]
 
     def create_user(self, username: str, email: str, first_name: str, last_name: str,
-                    password_hash: str | None, enabled: bool, verified: bool) -> User:
+                    password_hash: str | None, enabled: bool, verified: bool, auth_method: str = LOCALDB,
+                    idp_password_hash: str | None = None) -> User:
         cursor = self.db.execute(
             "INSERT INTO users (username, email, first_name, last_name, password_hash, enabled, verified,"
-            " last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (username, email, first_name, last_name, password_hash, int(enabled), int(verified), now_ms()),
+            " last_modified, auth_method, idp_password_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (username, email, first_name, last_name, password_hash, int(enabled), int(verified), now_ms(),
+             auth_method, idp_password_hash),
         )
         # an INSERT sets lastrowid to the new row's id
         return self._stored_user(cursor.lastrowid)
@@ -257,7 +283,17 @@ class Store:
         )
 
     def alias_token(self, alias: str) -> sqlite3.Row | None:
-        return self._one("SELECT * FROM alias_tokens WHERE alias = ?", alias)
+        return self._one("SELECT rowid AS id, * FROM alias_tokens WHERE alias = ?", alias)
+
+    def alias_token_by_id(self, token_id: int) -> sqlite3.Row | None:
+        return self._one("SELECT rowid AS id, * FROM alias_tokens WHERE rowid = ?", token_id)
+
+    def alias_tokens_of(self, user_id: int) -> list[sqlite3.Row]:
+        return self._all("SELECT rowid AS id, * FROM alias_tokens WHERE user_id = ? ORDER BY rowid", user_id)
+
+    def delete_alias_token(self, alias: str) -> None:
+        """XNAT's invalidate deletes the token (HibernateAliasTokenService.invalidateToken)."""
+        self.db.execute("DELETE FROM alias_tokens WHERE alias = ?", (alias,))
 
     def deactivate_alias_tokens(self, user_id: int) -> None:
         self.db.execute("UPDATE alias_tokens SET valid = 0 WHERE user_id = ?", (user_id,))
@@ -369,6 +405,34 @@ class Store:
 
     def scan(self, scan_pk: int) -> sqlite3.Row | None:
         return self._one("SELECT * FROM scans WHERE id = ?", scan_pk)
+
+    def subject_in_project(self, project_id: str, id_or_label: str) -> sqlite3.Row | None:
+        """XNAT finds a project's subject by ID, then by label."""
+        return self._one("SELECT * FROM subjects WHERE project_id = ? AND (id = ? OR label = ?)"
+                         " ORDER BY id = ? DESC LIMIT 1", project_id, id_or_label, id_or_label, id_or_label)
+
+    def experiment_in_project(self, project_id: str, id_or_label: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM experiments WHERE project_id = ? AND (id = ? OR label = ?)"
+                         " ORDER BY id = ? DESC LIMIT 1", project_id, id_or_label, id_or_label, id_or_label)
+
+    def project_experiments(self, project_id: str) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM experiments WHERE project_id = ? ORDER BY label", project_id)
+
+    def experiment_scan(self, experiment_id: str, scan_id: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM scans WHERE experiment_id = ? AND scan_id = ?", experiment_id, scan_id)
+
+    def resource_id(self, owner: str, label: str) -> int:
+        """The stable number XNAT would call xnat_abstractresource_id for a resource folder of `owner`."""
+        self.db.execute("INSERT OR IGNORE INTO archive_resources (owner, label) VALUES (?, ?)", (owner, label))
+        row = self._one("SELECT id FROM archive_resources WHERE owner = ? AND label = ?", owner, label)
+        if row is None:  # the statement above has just written it
+            raise LookupError(f"no resource id for {owner} {label}")
+        resource_id: int = row[0]
+        return resource_id
+
+    def resource_label(self, owner: str, resource_id: int) -> str | None:
+        row = self._one("SELECT label FROM archive_resources WHERE owner = ? AND id = ?", owner, resource_id)
+        return None if row is None else row[0]
 
     # user options and event tracking
 

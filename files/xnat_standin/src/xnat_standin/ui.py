@@ -7,12 +7,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .auth import SESSION_COOKIE
+from .auth import SESSION_COOKIE, can_log_in
+from .responses import DataFormatError, read_form
 from .state import principal_of, principal_or_none, state_of
 from .user_options import readable_projects
 
 STATIC = Path(__file__).parent / "static"
 BANNER = "XNAT stand-in for tests and demos — not XNAT"
+IDP_TITLE = "Example identity provider — XNAT stand-in"
+IDP_LOGIN = "/standin/idp/login"
+MAX_IDP_USERNAME, MAX_IDP_PASSWORD = 255, 1024
 routes = web.RouteTableDef()
 
 PAGE = """<!doctype html>
@@ -37,7 +41,22 @@ def _login_form(error: str = "") -> str:
 <label>Username <input id="login-username" name="username" autocomplete="username" required></label>
 <label>Password <input id="login-password" name="password" type="password" autocomplete="current-password"
  required></label>
-<button id="login-submit" type="submit">Log in</button></form></main>"""
+<button id="login-submit" type="submit">Log in</button></form>
+<p><a id="idp-login" href="{IDP_LOGIN}">Sign in with the example identity provider</a></p></main>"""
+
+
+def _idp_form(error: str = "") -> str:
+    message = f'<p id="idp-error" class="error">{html.escape(error)}</p>' if error else ""
+    return f"""<main id="idp"><h1>Example identity provider</h1>
+<p id="idp-notice">This sign-in page is part of the XNAT stand-in. It plays the identity provider that XNAT's
+OpenID plugin sends users to, for accounts that have no XNAT password. It is not a real identity provider.</p>
+{message}
+<form id="idp-form" method="post" action="{IDP_LOGIN}">
+<label>Username <input id="idp-username" name="username" autocomplete="username" required></label>
+<label>Password <input id="idp-password" name="password" type="password" autocomplete="current-password"
+ required></label>
+<button id="idp-submit" type="submit">Sign in</button></form>
+<p><a href="/app/login">Back to the XNAT log-in page</a></p></main>"""
 
 
 def _launch_button(xsi_type: str, item_id: str, label: str, project_id: str) -> str:
@@ -108,13 +127,45 @@ async def login_form(request: web.Request) -> web.Response:
 
 @routes.post("/app/login")
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     auth = state_of(request).auth
     user = await auth.verify(str(form.get("username", "")), str(form.get("password", "")))
     if user is None:
         return _page("Log in — XNAT stand-in", _login_form("Invalid username or password."), status=401)
     response = web.HTTPFound("/")
     response.set_cookie(SESSION_COOKIE, auth.start_session(user), httponly=True, samesite="Strict", path="/")
+    raise response
+
+
+@routes.get(IDP_LOGIN)
+async def idp_login_form(request: web.Request) -> web.Response:
+    return _page(IDP_TITLE, _idp_form())
+
+
+@routes.post(IDP_LOGIN)
+async def idp_login(request: web.Request) -> web.Response:
+    """Signing in through the identity provider, as XNAT's OpenID plugin ends it: an XNAT session for the
+    `openid` account, enabled and verified, whose password at the provider this is (contract §6)."""
+    try:
+        form = await read_form(request)
+    except DataFormatError:
+        return _page(IDP_TITLE, _idp_form("The sign-in form could not be read."), status=400)
+    username, password = form.get("username"), form.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        return _page(IDP_TITLE, _idp_form("Enter a username and a password."), status=400)
+    if len(username) > MAX_IDP_USERNAME or len(password) > MAX_IDP_PASSWORD or "\0" in password or \
+            any(ord(c) < 0x20 or ord(c) == 0x7F for c in username):
+        return _page(IDP_TITLE, _idp_form("That username or password is not valid here."), status=400)
+    auth = state_of(request).auth
+    user = await auth.verify_at_idp(username, password)
+    if user is None:
+        return _page(IDP_TITLE, _idp_form("Wrong username or password: the identity provider did not sign you in."),
+                     status=401)
+    if not can_log_in(user):
+        return _page(IDP_TITLE, _idp_form("The identity provider knows you, but your XNAT account is disabled or "
+                                          "not verified: ask the XNAT administrator."), status=401)
+    response = web.HTTPFound("/")
+    response.set_cookie(SESSION_COOKIE, auth.start_session(user), httponly=True, samesite="Lax", path="/")
     raise response
 
 

@@ -16,11 +16,12 @@ from .responses import (
     XnatErrorResponse,
     empty,
     json_response,
+    read_form,
     read_json,
     read_json_of,
 )
 from .state import principal_of, state_of
-from .store import User
+from .store import AUTH_METHODS, LOCALDB, OPENID, User
 
 USERNAME = re.compile(r"[a-zA-Z][A-Za-z0-9_'.\-]{0,63}")
 EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+")
@@ -108,6 +109,7 @@ async def create_user(request: web.Request) -> web.Response:
         raise DataFormatError("You must provide an email address.")
     _validate_profile(email, first, last)
     password = _str_field(body, "password")
+    auth_method, idp_password = _auth_method_fields(body, password)
     if password:
         _check_password_complexity(request, password)
     enabled = _bool_field(body, "enabled")
@@ -117,9 +119,27 @@ async def create_user(request: web.Request) -> web.Response:
         enabled, verified = False, False
     user = store.create_user(
         username, email, first or "", last or "", hash_password(password) if password else None,
-        enabled, bool(verified),
+        enabled, bool(verified), auth_method, hash_password(idp_password) if idp_password else None,
     )
     return json_response(user.to_json(), status=201)
+
+
+def _auth_method_fields(body: dict, password: str | None) -> tuple[str, str | None]:
+    """The stand-in's own additions to the user body (XNAT's has neither; Jackson there ignores unknown fields):
+    `authMethod` openid makes an account that signs in at the stand-in's identity provider with `idpPassword`
+    and has no XNAT password (contract §6)."""
+    auth_method = _str_field(body, "authMethod") or LOCALDB
+    idp_password = _str_field(body, "idpPassword")
+    if auth_method not in AUTH_METHODS:
+        raise DataFormatError(f"authMethod must be one of {', '.join(AUTH_METHODS)}.")
+    if auth_method == OPENID:
+        if password:
+            raise DataFormatError("An openid account has no XNAT password: send idpPassword instead.")
+        if not idp_password or "\0" in idp_password:
+            raise DataFormatError("An openid account needs an idpPassword.")
+    elif idp_password is not None:
+        raise DataFormatError("idpPassword is only for authMethod openid.")
+    return auth_method, idp_password
 
 
 @routes.get("/xapi/users/rolemap")
@@ -132,6 +152,32 @@ async def role_map(request: web.Request) -> web.Response:
 async def users_with_role(request: web.Request) -> web.Response:
     require_admin(principal_of(request))
     return json_response(state_of(request).store.users_with_role(request.match_info["role"]))
+
+
+def accepts_text_plain(accept: str | None) -> bool:
+    """Spring's content negotiation for a mapping that produces only text/plain: no Accept header, or one with
+    text/plain, text/* or */* at a quality above 0. Anything else is HttpMediaTypeNotAcceptableException, 406."""
+    if accept is None or not accept.strip():
+        return True
+    for entry in accept.split(","):
+        media_type, *params = (part.strip().lower() for part in entry.split(";"))
+        quality = next((p.partition("=")[2].strip() for p in params if p.partition("=")[0].strip() == "q"), "1")
+        try:
+            acceptable = float(quality) > 0
+        except ValueError:
+            acceptable = False
+        if acceptable and media_type in ("text/plain", "text/*", "*/*"):
+            return True
+    return False
+
+
+@routes.get("/xapi/users/username")  # before /xapi/users/{username}: the literal wins, as with Spring's mappings
+async def signed_in_username(request: web.Request) -> web.Response:
+    """UsersApi.getUsername (contract §1.5): whose session, password or alias token this request carries."""
+    principal = principal_of(request)
+    if not accepts_text_plain(request.headers.get("Accept")):
+        raise XnatErrorResponse("This endpoint answers text/plain only.", status=406)
+    return web.Response(text=principal.username, content_type="text/plain")
 
 
 @routes.get("/xapi/users/{username}")
@@ -273,7 +319,7 @@ async def remove_role(request: web.Request) -> web.Response:
 @routes.put("/data/services/auth")
 async def legacy_auth_check(request: web.Request) -> web.Response:
     """The hub authenticator's pre-JHP-106 check (contract §1.1 'History'): form username/password."""
-    form = await request.post()
+    form = await read_form(request)
     user = await state_of(request).auth.verify(str(form.get("username", "")), str(form.get("password", "")))
     if user is None:
         raise NotAuthenticated("Authentication failed.")
