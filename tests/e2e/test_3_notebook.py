@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from urllib.parse import urlsplit
@@ -30,6 +31,16 @@ except OSError as e:
     print('DATA-WRITE-ERRNO', e.errno)
 with open({proof!r}, 'w') as proof:
     proof.write({nonce!r})
+import hashlib, xnat
+try:
+    with xnat.connect(os.environ['XNAT_HOST'], user=os.environ['XNAT_USER'], password=os.environ['XNAT_PASS'],
+                      loglevel='ERROR') as session:
+        experiment = session.projects['DEMO01'].subjects['SUBJ01'].experiments['SUBJ01_MR1']
+        print('XNAT-SCANS', json.dumps(sorted(experiment.scans.keys())))
+        experiment.scans['2'].resources['NIFTI'].files['t2w.json'].download('/tmp/e2e-t2w.json')
+        print('XNAT-DOWNLOAD', hashlib.sha256(open('/tmp/e2e-t2w.json', 'rb').read()).hexdigest())
+except Exception as e:
+    print('XNAT-ERROR', type(e).__name__, str(e).replace(chr(10), ' ')[:300])
 print('DONE')
 """
 
@@ -59,6 +70,11 @@ def test_hub_login_opens_xnats_server_in_jupyterlab_where_a_cell_reads_the_data_
     # The layout JupyterLab restores from the workspace may hold dialogs of earlier sessions.
     page.goto(alice_launch.url + "lab?reset")
     wait_for_jupyterlab(page)
+    # XNAT's data in the file browser, and the way back to XNAT in the Help menu.
+    expect(page.locator(".jp-DirListing-itemText", has_text="xnat-data")).to_be_visible()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Help").click()
+    expect(page.locator(".lm-Menu-itemLabel", has_text="XNAT").first).to_be_visible()
+    page.keyboard.press("Escape")
 
     nonce = secrets.token_hex(8)
     proof = f"/workspace/{ALICE}/{PROOF_FILE}"
@@ -76,6 +92,10 @@ def test_hub_login_opens_xnats_server_in_jupyterlab_where_a_cell_reads_the_data_
     assert expected, f"the sample experiment {archive} holds no files"
     assert json.loads(tagged["LISTING"]) == expected, output
     assert tagged.get("DATA-WRITE-ERRNO") == str(EROFS), f"the archive data is writable in the notebook: {output}"
+    # The xnat client in the notebook lists the experiment's scans and downloads a file of one.
+    assert json.loads(tagged.get("XNAT-SCANS", "null")) == ["1", "2"], output
+    t2w = (archive / "SCANS" / "2" / "NIFTI" / "t2w.json").read_bytes()
+    assert tagged.get("XNAT-DOWNLOAD") == hashlib.sha256(t2w).hexdigest(), output
 
     written = http("GET", alice_launch.url + "api/contents/" + PROOF_FILE,
                    params={"content": "1", "type": "file", "format": "text"}, token=alice_launch.token)

@@ -51,3 +51,48 @@ def test_unwritable_home_is_reported(tmp_path):
 
 def test_exit_status_of_the_command_is_kept(tmp_path):
     assert run(tmp_path, command=[sys.executable, "-c", "raise SystemExit(7)"]).returncode == 7
+
+
+def run_with(tmp_path, **env):
+    base = {"PATH": os.environ["PATH"], "NOTEBOOK_SECRETS_FILE": str(tmp_path / "none.json"),
+            "HOME": str(tmp_path / "home"), "NOTEBOOK_LAB_OVERRIDES": str(tmp_path / "lab" / "overrides.json")}
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return subprocess.run([sys.executable, str(ENTRYPOINT), "true"], env={**base, **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_data_shows_in_the_workspace_as_a_link(tmp_path):
+    data, root = tmp_path / "data", tmp_path / "workspace"
+    (data / "projects").mkdir(parents=True)
+    root.mkdir()
+    for start in (1, 2):  # a second start keeps the link
+        result = run_with(tmp_path, XNAT_DATA=str(data), JUPYTERHUB_ROOT_DIR=str(root))
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        assert os.readlink(root / "xnat-data") == str(data), start
+    # A server without data removes the link it would show broken; the user's own entries are never touched.
+    data.rename(tmp_path / "gone")
+    assert run_with(tmp_path, XNAT_DATA=str(data), JUPYTERHUB_ROOT_DIR=str(root)).returncode == 0
+    assert not os.path.lexists(root / "xnat-data")
+    (tmp_path / "gone").rename(data)
+    (root / "xnat-data").write_text("the user's own notes")
+    result = run_with(tmp_path, XNAT_DATA=str(data), JUPYTERHUB_ROOT_DIR=str(root))
+    assert result.returncode == 0 and "is not XNAT's data" in result.stderr
+    assert (root / "xnat-data").read_text() == "the user's own notes"
+
+
+def test_without_xnat_data_or_with_a_relative_one_nothing_is_linked(tmp_path):
+    for value in ("", "data", "../data"):
+        assert run_with(tmp_path, XNAT_DATA=value).returncode == 0
+        assert not os.path.lexists(tmp_path / "home" / "xnat-data")
+
+
+def test_jupyterlab_help_menu_leads_to_xnat(tmp_path):
+    result = run_with(tmp_path, XNAT_PUBLIC_URL="https://xnat.example.org/")
+    assert result.returncode == 0, result.stderr
+    overrides = json.loads((tmp_path / "lab" / "overrides.json").read_text())
+    menu = overrides["@jupyterlab/mainmenu-extension:plugin"]["menus"][0]
+    assert menu["id"] == "jp-mainmenu-help"
+    assert menu["items"][0]["args"] == {"url": "https://xnat.example.org/", "text": "XNAT", "newBrowserTab": True}
+    # an unwritable place for the overrides is a warning, not a failed start
+    result = run_with(tmp_path, XNAT_PUBLIC_URL="/", NOTEBOOK_LAB_OVERRIDES="/proc/no/overrides.json")
+    assert result.returncode == 0 and "cannot write" in result.stderr
