@@ -21,6 +21,7 @@ TIMEOUT + EVERY seconds after it started.
 """
 
 import gc
+import importlib.resources
 import os
 import sys
 
@@ -101,10 +102,20 @@ c.XnatClient.client_key_file = settings.xnat_client_key.path if settings.xnat_cl
 c.JupyterHub.authenticator_class = "xnat_jupyterhub_hub.authenticator.XnatAuthenticator"
 c.Authenticator.admin_users = set(settings.admin_users)
 
+# --- The hub's pages as part of XNAT ---
+# Sign-in page ("Sign in with your XNAT account"), home page (servers with what XNAT launched them on, no start
+# buttons: servers start from XNAT) and a link back to XNAT on every page; after sign-in the home page, never a
+# start of the default server, which XNAT has no launch options for.
+c.JupyterHub.template_paths = [str(importlib.resources.files("xnat_jupyterhub_hub") / "templates")]
+c.JupyterHub.template_vars = {"xnat_url": settings.xnat_public_url}
+c.JupyterHub.redirect_to_server = False
+
 # --- Notebooks on the swarm ---
 c.JupyterHub.spawner_class = "xnat_jupyterhub_hub.spawner.XnatSwarmSpawner"
 c.XnatSwarmSpawner.use_internal_ip = True
 c.XnatSwarmSpawner.xnat_service_password_file = settings.xnat_password.path
+# For the link back to XNAT in JupyterLab (the notebook image's Help menu).
+c.XnatSwarmSpawner.xnat_public_url = settings.xnat_public_url
 
 # --- Idle culling (optional) ---
 if settings.idle_culler_timeout:

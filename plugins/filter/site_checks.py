@@ -166,6 +166,7 @@ FORMAT_KINDS = {
     "url": (_url, "an http(s) URL without credentials, query or fragment, such as https://xnat.example.org"),
     "docker_size": (_matching(r"[0-9]+[kmg]"), "a size such as 10m or 1g"),
     "network_name": (_matching(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"), "a Docker network name"),
+    "cookie_name": (_matching(r"[A-Za-z0-9_.-]{1,128}"), "a cookie name (letters, digits, _ . -)"),
 }
 # Variable (name, name[] for each element of a list, name[].key for a key of each element) -> kind.
 # Empty values pass: a variable that is needed has a check of its own.
@@ -179,6 +180,7 @@ SITE_FORMATS = {
     "haproxy_http_port": "port", "haproxy_https_port": "port", "haproxy_hub_path": "url_path",
     "haproxy_hub_health_check_path": "http_path", "haproxy_xnat_health_check_path": "http_path",
     "haproxy_tls_cert_path": "absolute_path", "haproxy_tls_key_path": "absolute_path",
+    "haproxy_xnat_session_cookie": "cookie_name",
     "haproxy_hub_servers[].port": "port", "haproxy_xnat_servers[].port": "port",
     "haproxy_timeout_connect": "duration", "haproxy_timeout_client": "duration", "haproxy_timeout_server": "duration",
     "haproxy_timeout_http_request": "duration", "haproxy_timeout_client_fin": "duration",

@@ -34,13 +34,12 @@ def test_user_without_the_jupyter_role_is_refused_with_a_clear_message(users, ne
 def test_xnat_user_logs_in_at_the_hub_login_form(users, new_context):
     page = new_context().new_page()
     log_in_to_hub(page, BOB, users[BOB])
-    # JupyterHub sends a fresh login on to its spawn page for the default server.
-    assert urlsplit(page.url).path.startswith("/jupyterhub/hub/"), page.url
-    assert not urlsplit(page.url).path.startswith("/jupyterhub/hub/login"), f"still at the login form: {page.url}"
-
-    page.goto(HUB_URL + "/hub/home")
-    assert urlsplit(page.url).path == "/jupyterhub/hub/home"
-    expect(page.locator("#start")).to_be_visible()
+    # A fresh login lands on the home page (not on a start of the default server, which only XNAT can start),
+    # which says where notebooks come from and leads back to XNAT.
+    assert urlsplit(page.url).path == "/jupyterhub/hub/home", page.url
+    expect(page.locator("#xnat-start-hint")).to_contain_text("Notebooks are started from XNAT")
+    expect(page.locator("#xnat-home-link")).to_have_attribute("href", "/")
+    expect(page.locator("#start")).to_have_count(0)
     identity = hub_api_in_page(page, "/user")
     assert (identity["status"], identity["json"]["name"]) == (200, BOB), identity
     # Behind haproxy's TLS the hub's cookies are Secure (a browser never sends them over http://) and SameSite=Lax.
@@ -50,11 +49,10 @@ def test_xnat_user_logs_in_at_the_hub_login_form(users, new_context):
 
 
 def test_server_started_from_the_hub_instead_of_xnat_is_refused_with_a_clear_message(site, bob_hub):
-    """Only XNAT holds launch options; the hub's own Start button must say to launch from XNAT."""
+    """Only XNAT holds launch options; JupyterHub's own spawn page (a bookmark, an old link) must say to launch
+    from XNAT."""
     page = bob_hub
-    page.goto(HUB_URL + "/hub/home")
-    with page.expect_navigation():
-        page.click("#start")
+    page.goto(HUB_URL + "/hub/spawn")
     assert not site.swarm.notebook_services(BOB), "a notebook service was created without XNAT's launch options"
     # An immediate failure is an error page; a slower one shows on the spawn-pending page.
     expect(page.locator("div.error, #progress-message")).to_contain_text(NO_LAUNCH_OPTIONS, timeout=15_000)

@@ -20,4 +20,5 @@ for case in tests/haproxy/cases/*.yml; do
     echo "FAIL $name"; echo "$out" | tail -25; failed=1
   fi
 done
+python3 tests/haproxy/session_cookie.py || failed=1
 exit $failed

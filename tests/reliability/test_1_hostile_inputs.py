@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 import ssl
+import uuid
 from collections import Counter
 from http.client import HTTPException, HTTPSConnection
 from pathlib import Path
@@ -167,6 +168,31 @@ def launch_api_requests(rec: Recorder, xnat_user, compute: tuple[int, int]) -> N
              params={"expiresIn": "60", "note": "n" * 5000})
 
 
+def session_requests(rec: Recorder, session: requests.Session, xsrf: str) -> None:
+    """Sign-in with an XNAT session: hostile session cookies (opening the page and pressing the button), and
+    the button pressed from another site."""
+    values = [v for v in STRINGS if isinstance(v, str) and v.isprintable() and v.isascii()]
+    values += ["", "A" * 8192, '"quoted"', "a;JSESSIONID=b", "../../etc/passwd", "%00", "0" * 32]
+    own = {"Sec-Fetch-Site": "same-origin"}
+
+    def call(label, method, cookie, headers, data=None):
+        jar = {**session.cookies.get_dict(), "JSESSIONID": cookie}
+        header = "; ".join(f"{k}={v}" for k, v in jar.items())
+        try:
+            status = requests.request(method, f"{HUB_URL}/hub/login", data=data, verify=False, timeout=HTTP_TIMEOUT,
+                                      allow_redirects=False, headers={**headers, "Cookie": header}).status_code
+        except requests.ConnectionError:
+            status = 0
+        rec.answers.append((label, status))
+
+    for value in values:
+        call("session sign-in on opening, hostile cookie", "GET", value, own)
+        call("session sign-in by button, hostile cookie", "POST", value, own, {"_xsrf": xsrf, "xnat_session": "1"})
+    for headers in ({"Sec-Fetch-Site": "cross-site", "Origin": "https://elsewhere.example"},
+                    {"Origin": "https://elsewhere.example"}, {"Referer": "https://elsewhere.example/x"}, {}):
+        call("session sign-in from another site", "POST", "0" * 32, headers, {"_xsrf": xsrf, "xnat_session": "1"})
+
+
 def login_form_requests(rec: Recorder) -> None:
     """The hub's login form, with the _xsrf token a browser would send."""
     session = requests.Session()
@@ -186,6 +212,10 @@ def login_form_requests(rec: Recorder) -> None:
         post("login, hostile username", username=value, password="whatever-1")
         post("login, hostile password", username="rel-user-1", password=value or "\x00")
     post("login, no fields")
+    for value in STRINGS:  # alias-token-shaped logins: a well-formed alias with a hostile secret, and the reverse
+        post("login, alias token with hostile secret", username=str(uuid.uuid4()), password=value or "\x00")
+        post("login, hostile alias-like name", username=f"{uuid.uuid4()}{value}", password="secret-1")
+    session_requests(rec, session, xsrf)
     cookies = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
     rec.send_huge("login, 5 MB password", "POST", f"{HUB_URL}/hub/login",
                   {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies},

@@ -45,9 +45,22 @@ class FakeXnat:
     user_options: dict = field(default_factory=dict)  # (user, server or "") -> JSON
     fail_with: int | None = None  # answer every request with this status
     raw_paths: list = field(default_factory=list)
+    sessions: dict = field(default_factory=dict)  # JSESSIONID value -> login
+    alias_tokens: dict = field(default_factory=dict)  # alias -> (secret, login)
+    cookies_seen: list = field(default_factory=list)  # the Cookie header of each request
 
     def add(self, login, password, roles=()):
         self.accounts[login.lower()] = XnatAccount(login, password, list(roles))
+
+    def session_for(self, login):
+        value = f"{len(self.sessions):04d}" + "A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5"
+        self.sessions[value] = login
+        return value
+
+    def alias_token_for(self, login):
+        alias = f"{len(self.alias_tokens):08d}-1c43-4f7f-9e23-5b8a33c3a0d1"
+        self.alias_tokens[alias] = ("token-secret-" + alias[:8], login)
+        return alias, self.alias_tokens[alias][0]
 
 
 class XnatHandler(web.RequestHandler):
@@ -57,8 +70,13 @@ class XnatHandler(web.RequestHandler):
     def _caller(self):
         header = self.request.headers.get("Authorization", "")
         if not header.startswith("Basic "):
-            return None
+            session = self.get_cookie("JSESSIONID")
+            login = self.xnat.sessions.get(session) if session else None
+            return self.xnat.accounts.get(login.lower()) if login else None
         login, _sep, password = base64.b64decode(header[6:]).decode().partition(":")
+        if login in self.xnat.alias_tokens:  # an alias token acts as its owner
+            secret, owner = self.xnat.alias_tokens[login]
+            return self.xnat.accounts.get(owner.lower()) if password == secret else None
         account = self.xnat.accounts.get(login.lower())  # XNAT finds logins case-insensitively
         if account and account.password == password:
             return account
@@ -76,6 +94,7 @@ class XnatHandler(web.RequestHandler):
 
     def get(self):
         self.xnat.raw_paths.append(self.request.path)
+        self.xnat.cookies_seen.append(self.request.headers.get("Cookie"))
         if self.xnat.fail_with:
             if self.xnat.fail_with in (301, 302, 307):
                 self.set_header("Location", "/elsewhere")
@@ -85,6 +104,9 @@ class XnatHandler(web.RequestHandler):
             return self._answer(401)
         parts = [unquote(p) for p in self.request.path.split("/")[1:]]
         match parts:
+            case ["xapi", "users", "username"]:
+                self.set_header("Content-Type", "text/plain")
+                return self.write(caller.login)
             case ["xapi", "users", login, "roles"]:
                 if login != caller.login and "Administrator" not in caller.roles:
                     return self._answer(403)
@@ -166,6 +188,11 @@ c.JupyterHub.implicit_spawn_seconds = 0
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.authenticator_class = "xnat_jupyterhub_hub.authenticator.XnatAuthenticator"
 c.XnatClient.url = os.environ["TEST_XNAT_URL"]
+# As the product's jupyterhub_config.py sets them.
+import importlib.resources
+c.JupyterHub.template_paths = [str(importlib.resources.files("xnat_jupyterhub_hub") / "templates")]
+c.JupyterHub.template_vars = {"xnat_url": "/"}
+c.JupyterHub.redirect_to_server = False
 # As the product's jupyterhub_config.py sets them.
 proxy_headers.install()
 c.JupyterHub.tornado_settings = {"cookie_options": {"samesite": "Lax"}}

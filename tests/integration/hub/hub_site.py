@@ -175,9 +175,11 @@ class Site:
         return requests.request(method, f"{hub_url or self.hub_url}/hub/api{path}", headers=headers,
                                 timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
 
-    def hub_server(self, server, username="alice", hub_url=None):
-        """The hub's model of one server, or None when the hub does not list it."""
-        answer = self.hub_api("GET", f"/users/{username}", hub_url=hub_url)
+    def hub_server(self, server, username="alice", hub_url=None, include_stopped=False):
+        """The hub's model of one server, or None when the hub does not list it (stopped servers only with
+        include_stopped)."""
+        answer = self.hub_api("GET", f"/users/{username}" + ("?include_stopped_servers" if include_stopped else ""),
+                              hub_url=hub_url)
         assert answer.status_code == 200, answer.text[:300]
         return (answer.json().get("servers") or {}).get(server)
 

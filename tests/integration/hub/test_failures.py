@@ -66,6 +66,12 @@ def test_notebook_that_exits_fails_fast_and_is_not_restarted(site):
     assert "task: non-zero exit (3)" in message, message
     assert site.hub_server(CRASHING_SERVER) is None
     assert site.notebook_services(CRASHING_SERVER) == []
+    # XNAT names every launch anew: a failed one leaves the hub (and the user's home page) shortly after.
+    assert site.hub_server(CRASHING_SERVER, include_stopped=True) is not None
+    wait_for("the hub to remove the failed server",
+             lambda: site.hub_server(CRASHING_SERVER, include_stopped=True) is None, 60)
+    wait_for("the hub to remove the unplaceable server",
+             lambda: site.hub_server(UNPLACEABLE_SERVER, include_stopped=True) is None, 60)
 
 
 @pytest.mark.usefixtures("leftovers")

@@ -101,9 +101,9 @@ def test_service_spec_is_what_xnat_asked_for(site, notebook):
     spec_text = json.dumps(spec)
     assert xnat_env["XNAT_PASS"] not in spec_text and xnat_env["XNAT_USER"] not in spec_text
     hub_env = {k: v for k, v in env.items() if k not in xnat_env}
-    assert {k: hub_env.pop(k) for k in ("HOME", "MEM_LIMIT", "CPU_LIMIT", "JUPYTER_IMAGE_SPEC")} == {
+    assert {k: hub_env.pop(k) for k in ("HOME", "MEM_LIMIT", "CPU_LIMIT", "JUPYTER_IMAGE_SPEC", "XNAT_PUBLIC_URL")} == {
         "HOME": "/workspace/alice", "MEM_LIMIT": str(1024 ** 3), "CPU_LIMIT": "1.0",
-        "JUPYTER_IMAGE_SPEC": site.images["notebook"]}
+        "JUPYTER_IMAGE_SPEC": site.images["notebook"], "XNAT_PUBLIC_URL": "/"}
     assert all(k.startswith("JUPYTERHUB_") for k in hub_env), sorted(hub_env)
     assert hub_env["JUPYTERHUB_ALLOW_TOKEN_IN_URL"] == "1"
     assert hub_env["JUPYTERHUB_API_URL"] == "http://jupyterhub:8081/jupyterhub/hub/api"

@@ -1,9 +1,21 @@
-"""Log in to the hub with XNAT credentials.
+"""Sign in to the hub as an XNAT user, three ways, each of which can be turned off.
 
-The typed username and password are checked against XNAT with
-`GET /xapi/users/{u}/roles` (the user's own Basic auth). The user may use
-Jupyter when one of the roles is `Jupyter` (any case) or when XNAT's
-`allUsersCanStartJupyter` preference is true; users listed in
+- **XNAT username and password**: checked against XNAT with `GET /xapi/users/{u}/roles` (the user's own
+  Basic auth).
+- **The XNAT session the browser holds** (contract §1.5): behind the product's haproxy XNAT (`/`) and the
+  hub (`/jupyterhub`) share one origin, so the browser sends XNAT's session cookie to the hub's login
+  page. The hub asks XNAT whose session it is (`GET /xapi/users/username` with that one cookie) and signs
+  that exact user in, however they signed in to XNAT (OpenID, LDAP, local). It happens by itself when
+  the login page is opened from this site (Sec-Fetch-Site same-origin or none) and with the page's
+  "Continue with your XNAT session" button (a form post with JupyterHub's XSRF token). The cookie is
+  sent to XNAT and nowhere else; it is never stored or logged.
+- **An XNAT alias token** (§1.6): its alias in the username field and its secret in the password
+  field. XNAT says whose token it is (`GET /xapi/users/username` with alias:secret as Basic auth) and
+  the hub signs in that user: the way in for accounts without an XNAT password when the hub has an
+  origin of its own.
+
+Every way then applies the same rule (§1.1, §1.2): the user may use Jupyter when one of their roles is
+`Jupyter` (any case) or XNAT's `allUsersCanStartJupyter` preference is true; users listed in
 `allowed_users`/`admin_users` are let in on valid XNAT credentials alone.
 
 Usernames keep their exact case: XNAT creates hub users under the exact XNAT
@@ -20,13 +32,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers.login import LoginHandler
-from tornado import web
-from traitlets import Instance, Integer, Unicode, default
+from tornado import httputil, web
+from traitlets import Bool, Instance, Integer, Unicode, default, validate
 
 from .api_guard import checked_api_handlers
 from .xnat import XnatClient, XnatUnreachable, for_log, is_xnat_username
@@ -54,6 +69,62 @@ MSG_XNAT_ERROR = (
     "XNAT could not check your login right now. Try again later;"
     " if this persists, tell the site administrator."
 )
+MSG_NO_SESSION = (
+    "This browser has no XNAT session, or it has ended. Sign in to XNAT first, or sign in here with"
+    " your XNAT username and password or an XNAT alias token."
+)
+MSG_SESSION_OFF = "Signing in with your XNAT session is turned off on this hub."
+MSG_PASSWORD_OFF = (
+    "Signing in with an XNAT password is turned off on this hub: continue with your XNAT session,"
+    " or sign in with an XNAT alias token."
+)
+MSG_ALIAS_OFF = "Signing in with an XNAT alias token is turned off on this hub."
+MSG_OTHER_ORIGIN = "Signing in with your XNAT session works only from this site's own pages."
+
+# The name XNAT gives anonymous visitors on sites open to them: never a hub user.
+XNAT_GUEST = "guest"
+
+# XNAT alias tokens: a UUID as the alias, a random secret (contract §1.6).
+ALIAS_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# What the hub passes on as XNAT's session cookie value: a plain token (Tomcat's are hex, with an optional
+# .route suffix), so the Cookie header it builds can carry nothing else.
+SESSION_VALUE_PATTERN = re.compile(r"[A-Za-z0-9._~+/=-]{1,512}")
+COOKIE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How one sign-in talks to XNAT: the user's Basic credentials or the browser's XNAT session."""
+
+    basic: tuple[str, str] | None = None
+    session: tuple[str, str] | None = None
+
+    async def get(self, xnat: XnatClient, segments: Sequence[str]) -> Any:
+        if self.session is not None:
+            return await xnat.get(segments, session=self.session)
+        assert self.basic is not None  # one of the two is always set by the callers below
+        return await xnat.get(segments, *self.basic)
+
+
+def own_origin(request: httputil.HTTPServerRequest) -> str:
+    """The origin the browser used: protocol (from the trusted forwarded headers) and Host."""
+    return f"{request.protocol}://{request.host}".lower()
+
+
+def from_this_site(request: httputil.HTTPServerRequest) -> bool:
+    """Whether a request was started by this site's own pages, or typed or bookmarked by the user.
+
+    Browsers say so in Sec-Fetch-Site; without it, an Origin or Referer of this very origin counts.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    for header in ("Origin", "Referer"):
+        value = request.headers.get(header)
+        if value:
+            parts = urlsplit(value)
+            return f"{parts.scheme}://{parts.netloc}".lower() == own_origin(request)
+    return False
 
 
 class Turnstile:
@@ -92,10 +163,25 @@ class Turnstile:
 
 
 class XnatLoginHandler(LoginHandler):
-    """JupyterHub's login page; pages asked for together are rendered one per loop iteration (~2 ms each)."""
+    """JupyterHub's login page, which first tries the XNAT session the browser holds; pages asked for together
+    are rendered one per loop iteration (~2 ms each)."""
 
     async def get(self) -> None:
         await self.authenticator.turnstile.pass_through()
+        authenticator = self.authenticator
+        if (self.current_user is None and authenticator.session_login
+                and self.get_cookie(authenticator.session_cookie) and from_this_site(self.request)):
+            try:
+                user = await self.login_user({"xnat_session": "on opening the page"})
+            except web.HTTPError as e:
+                # A session that ended, XNAT down, no Jupyter role: the sign-in form, saying why.
+                self.set_status(e.status_code)
+                self.finish(await self._render(login_error=e.log_message))
+                return
+            if user:
+                self._jupyterhub_user = user
+                self.redirect(self.get_next_url(user))
+                return
         await super().get()
 
 
@@ -109,6 +195,21 @@ class XnatAuthenticator(Authenticator):
     max_password_length = Integer(
         1024, help="Longer passwords are refused without asking XNAT."
     ).tag(config=True)
+
+    password_login = Bool(True, help="Sign in with an XNAT username and password.").tag(config=True)
+    session_login = Bool(
+        True, help="Sign in with the XNAT session the browser holds (XNAT and the hub on one origin)."
+    ).tag(config=True)
+    alias_token_login = Bool(
+        True, help="Sign in with an XNAT alias token: its alias as the username, its secret as the password."
+    ).tag(config=True)
+    session_cookie = Unicode("JSESSIONID", help="Name of XNAT's session cookie.").tag(config=True)
+
+    @validate("session_cookie")
+    def _check_session_cookie(self, proposal: Any) -> str:
+        if not COOKIE_NAME_PATTERN.fullmatch(proposal.value):
+            raise ValueError(f"XnatAuthenticator.session_cookie is not a cookie name: {proposal.value!r}")
+        return str(proposal.value)
 
     xnat = Instance(XnatClient)
 
@@ -162,7 +263,12 @@ class XnatAuthenticator(Authenticator):
 
     async def authenticate(self, handler: web.RequestHandler | None,
                            data: dict[str, Any] | None) -> dict[str, Any] | None:
-        model = await self._xnat_verdict(data or {})
+        data = data or {}
+        model: dict[str, Any] | None
+        if data.get("xnat_session"):
+            model = await self._session_verdict(handler)
+        else:
+            model = await self._xnat_verdict(data)
         if model:
             # Next, for a login it allows, JupyterHub stores the user in its database: some 10 ms of synchronous
             # work. XNAT's answers to logins made together arrive together; they go on one per loop iteration,
@@ -170,20 +276,94 @@ class XnatAuthenticator(Authenticator):
             await self.turnstile.pass_through()
         return model
 
+    async def _session_verdict(self, handler: web.RequestHandler | None) -> dict[str, Any]:
+        """Sign in the owner of the browser's XNAT session; an HTTPError (shown on the form) when there is none."""
+        if not self.session_login:
+            raise web.HTTPError(403, MSG_SESSION_OFF)
+        if handler is None:
+            raise web.HTTPError(403, MSG_NO_SESSION)
+        request = handler.request
+        origin = request.headers.get("Origin")
+        if request.method != "GET" and (origin and origin.lower() != own_origin(request)
+                                        or request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site")):
+            self.log.warning("XNAT session sign-in refused: request from another origin (%s)", for_log(origin))
+            raise web.HTTPError(403, MSG_OTHER_ORIGIN)
+        value = handler.get_cookie(self.session_cookie) or ""
+        if not SESSION_VALUE_PATTERN.fullmatch(value):
+            self.log.info("XNAT session sign-in: %s", "no XNAT session cookie" if not value
+                          else f"the XNAT session cookie is not a plain token ({len(value)} chars)")
+            raise web.HTTPError(403, MSG_NO_SESSION)
+        credentials = Credentials(session=(self.session_cookie, value))
+        owner = await self._owner(credentials, "XNAT session")
+        if owner is None:
+            raise web.HTTPError(403, MSG_NO_SESSION)
+        model = await self._access(owner, credentials, "XNAT session")
+        if model is None:  # the session ended between the two calls
+            raise web.HTTPError(403, MSG_NO_SESSION)
+        return model
+
+    async def _owner(self, credentials: Credentials, way: str) -> str | None:
+        """The XNAT user these credentials act as (GET /xapi/users/username), or None when XNAT refuses them."""
+        try:
+            answer = await credentials.get(self.xnat, ["xapi", "users", "username"])
+        except XnatUnreachable as e:
+            self.log.error("%s sign-in: XNAT unreachable: %s", way, e)
+            raise web.HTTPError(503, MSG_UNREACHABLE) from None
+        if answer.status in (401, 403):
+            self.log.info("%s sign-in: XNAT does not accept it (HTTP %d)", way, answer.status)
+            return None
+        owner = answer.body.decode("utf-8", "replace").strip() if answer.status == 200 else ""
+        if not is_xnat_username(owner):
+            self.log.error("%s sign-in: unexpected answer from XNAT for the user's name: HTTP %d %s",
+                           way, answer.status, answer.excerpt())
+            raise web.HTTPError(502, MSG_XNAT_ERROR)
+        if owner == XNAT_GUEST:
+            # An XNAT open to anonymous visitors names a session nobody signed in to "guest".
+            self.log.info("%s sign-in: XNAT names the caller %s, an anonymous visitor", way, XNAT_GUEST)
+            return None
+        return owner
+
     async def _xnat_verdict(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
         username = data.get("username") or ""
         password = data.get("password") or ""
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise web.HTTPError(403, MSG_BAD_USERNAME)
+        alias = ALIAS_PATTERN.fullmatch(username) is not None
+        if alias and self.alias_token_login:
+            return await self._alias_verdict(username, password)
+        if alias and not is_xnat_username(username):
+            raise web.HTTPError(403, MSG_ALIAS_OFF)
         if not is_xnat_username(username):
             self.log.warning("XNAT login refused without asking XNAT: invalid username %s",
                              for_log(username))
             raise web.HTTPError(403, MSG_BAD_USERNAME)
+        if not self.password_login:
+            raise web.HTTPError(403, MSG_PASSWORD_OFF)
         if not password or len(password) > self.max_password_length:
             self.log.info("XNAT login %s: empty or oversized password", for_log(username))
             raise web.HTTPError(403, MSG_NO_PASSWORD)
+        return await self._access(username, Credentials(basic=(username, password)), "XNAT password")
 
-        roles = await self._xnat_json(username, password, ["xapi", "users", username, "roles"])
+    async def _alias_verdict(self, alias: str, secret: str) -> dict[str, Any] | None:
+        """Sign in the owner of an XNAT alias token (None for a token XNAT does not accept)."""
+        if not secret or len(secret) > self.max_password_length:
+            raise web.HTTPError(403, MSG_NO_PASSWORD)
+        credentials = Credentials(basic=(alias, secret))
+        way = f"XNAT alias token {alias[:8]}..."
+        owner = await self._owner(credentials, way)
+        if owner is None:
+            return None
+        if owner == alias and not self.password_login:  # an XNAT username that looks like an alias
+            raise web.HTTPError(403, MSG_PASSWORD_OFF)
+        return await self._access(owner, credentials, way)
+
+    async def _access(self, username: str, credentials: Credentials, way: str) -> dict[str, Any] | None:
+        """The auth model for `username`, with XNAT's verdict on Jupyter use (role, or the all-users preference)."""
+        roles = await self._xnat_json(username, credentials, ["xapi", "users", username, "roles"])
         if roles is None:
             return None
+        if way != "XNAT password":
+            self.log.info("%s sign-in for %s", way, for_log(username))
         if not isinstance(roles, list):
             self.log.error("XNAT login %s: roles answer is not a list", for_log(username))
             raise web.HTTPError(502, MSG_XNAT_ERROR)
@@ -191,14 +371,15 @@ class XnatAuthenticator(Authenticator):
             return {"name": username, XNAT_ACCESS: "role"}
 
         preference = await self._xnat_json(
-            username, password,
+            username, credentials,
             ["xapi", "jupyterhub", "preferences", "allUsersCanStartJupyter"],
             missing_ok=True,
         )
         all_users = isinstance(preference, dict) and preference.get("allUsersCanStartJupyter") is True
         return {"name": username, XNAT_ACCESS: "all-users" if all_users else None}
 
-    async def _xnat_json(self, username: str, password: str, segments: Sequence[str], missing_ok: bool = False) -> Any:
+    async def _xnat_json(self, username: str, credentials: Credentials, segments: Sequence[str],
+                         missing_ok: bool = False) -> Any:
         """One XNAT call as the user; the parsed JSON, or None for wrong credentials.
 
         Every other failure raises an HTTPError whose message JupyterHub shows
@@ -206,7 +387,7 @@ class XnatAuthenticator(Authenticator):
         """
         what = segments[-1]
         try:
-            answer = await self.xnat.get(segments, username, password)
+            answer = await credentials.get(self.xnat, segments)
         except XnatUnreachable as e:
             self.log.error("XNAT login %s: XNAT unreachable (%s): %s", for_log(username), what, e)
             raise web.HTTPError(503, MSG_UNREACHABLE) from None

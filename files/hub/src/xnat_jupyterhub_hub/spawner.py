@@ -92,6 +92,9 @@ class XnatSwarmSpawner(SwarmSpawner):
     xnat_service_password_file = Unicode(
         help="File holding that account's password; read at every spawn."
     ).tag(config=True)
+    xnat_public_url = Unicode(
+        "/", help="Where users find XNAT in their browser; notebooks get it as XNAT_PUBLIC_URL (JupyterLab's link)."
+    ).tag(config=True)
     notebook_uid = Integer(1000, help="User id the notebook runs as.").tag(config=True)
     notebook_gid = Integer(1000, help="Group id the notebook runs as.").tag(config=True)
     notebook_home = Unicode(
@@ -147,6 +150,12 @@ class XnatSwarmSpawner(SwarmSpawner):
     old_task_wait = Float(
         30.0, help="Seconds a stop waits for the removed service's task to be gone, so a start under the same name"
         " never meets the old container."
+    ).tag(config=True)
+
+    forget_failed_after = Float(
+        15.0, help="Seconds after a failed start of a named server before the hub removes it (negative: keep it)."
+        " XNAT names every launch anew, so a failed one would otherwise stay on the user's home page as a dead"
+        " server; the delay leaves its failure message readable in the progress API meanwhile."
     ).tag(config=True)
 
     # Spawner.user_options is a Dict trait, and JupyterHub 5.5 sets it from the hub database whenever it loads a
@@ -225,7 +234,29 @@ class XnatSwarmSpawner(SwarmSpawner):
             # JupyterHub calls stop() only for servers that poll as running,
             # so a rejected task would otherwise leave its service behind.
             await self._discard_service()
+            # (Not after a stop request: the stop request's handler removes the server, as it was asked to.)
+            if self.name and self.forget_failed_after >= 0 and not self._stop_requested:
+                self._forget_task = asyncio.ensure_future(self._forget_when_stopped())
             raise
+
+    async def _forget_when_stopped(self, limit: float = 120.0) -> None:
+        """After a failed start, once JupyterHub has cleaned up after it and forget_failed_after has passed:
+        remove this named server from the hub, as JupyterHub's API does for DELETE .../servers/{name} with
+        {"remove": true}; not when it has been started again or removed meanwhile."""
+        user = self.user
+        deadline = time.monotonic() + limit
+        while self._spawn_pending or self._stop_pending or self.active:
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(self.forget_failed_after)
+        if user.spawners.get(self.name) is not self or self._spawn_pending or self._stop_pending or self.active:
+            return  # removed already, replaced, or started again under the same name
+        self.log.info("Removing %s, whose start failed", self._log_name_safe)
+        db = user.db
+        db.delete(self.orm_spawner)
+        user.spawners.pop(self.name, None)
+        db.commit()
 
     def request_stop(self) -> None:
         """Make a start in progress give up at its next step: a stop request arrived while it was starting.
@@ -292,6 +323,7 @@ class XnatSwarmSpawner(SwarmSpawner):
         env = dict(self._spec.env) if self._spec else {}
         env["HOME"] = self._home()
         env.update(super().get_env())
+        env["XNAT_PUBLIC_URL"] = self.xnat_public_url
         if self.allow_token_in_url:
             env["JUPYTERHUB_ALLOW_TOKEN_IN_URL"] = "1"
         if self._spec and self._spec.mem_limit:

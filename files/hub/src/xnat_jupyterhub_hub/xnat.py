@@ -124,8 +124,10 @@ class XnatClient(LoggingConfigurable):
             raise RuntimeError("XnatClient.url is not configured")
         return self.url + "/" + "/".join(quote(str(s), safe="") for s in segments)
 
-    async def get(self, segments: Iterable[object], username: str, password: str) -> XnatAnswer:
-        """GET a path with Basic auth; returns XnatAnswer for any HTTP status.
+    async def get(self, segments: Iterable[object], username: str = "", password: str = "", *,
+                  session: tuple[str, str] | None = None) -> XnatAnswer:
+        """GET a path with Basic auth, or with an XNAT session (cookie name, value) instead; returns XnatAnswer
+        for any HTTP status.
 
         Raises XnatUnreachable when no HTTP answer arrives within the timeouts.
         """
@@ -134,13 +136,17 @@ class XnatClient(LoggingConfigurable):
             tls = self.ssl_context() if url.startswith("https:") else None
         except (ssl.SSLError, OSError) as e:
             raise XnatUnreachable(f"cannot set up TLS for XNAT (CA file or client certificate): {e}") from None
+        headers = {"Accept": "application/json"}
+        if session is not None:
+            # Only this one cookie, never the browser's others; the caller checked that it is a plain token.
+            headers["Cookie"] = f"{session[0]}={session[1]}"
         request = HTTPRequest(
             url,
             method="GET",
-            headers={"Accept": "application/json"},
-            auth_username=username,
-            auth_password=password,
-            auth_mode="basic",
+            headers=headers,
+            auth_username=None if session is not None else username,
+            auth_password=None if session is not None else password,
+            auth_mode=None if session is not None else "basic",
             connect_timeout=self.connect_timeout,
             request_timeout=self.request_timeout,
             # A redirect would carry the credentials on to wherever it points.
