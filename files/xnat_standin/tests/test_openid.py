@@ -391,3 +391,19 @@ async def test_admin_credentials_are_not_needed_anywhere_in_the_flow(site):
                  "/data/projects/DEMO01/subjects?format=json"):
         assert (await site.call("GET", path, auth=None, headers=by_session(session))).status == 200, path
     assert ADMIN[0] != ADA[0]
+
+
+@pytest.mark.parametrize("projects", [
+    [{"id": "../P"}],
+    [{"id": "P", "subjects": [{"label": "../../OTHER/resources"}]}],
+    [{"id": "P", "subjects": [{"label": "S", "experiments": [{"label": "E/../../X"}]}]}],
+    [{"id": "P", "subjects": [{"label": "S", "experiments": [{"label": "E", "scans": [{"id": ".."}]}]}]}],
+    [{"id": "P", "subjects": [{"label": "S\0"}]}],
+    [{"id": "P", "subjects": [{"label": True}]}],
+])
+async def test_seed_refuses_names_that_are_not_plain_archive_names(tmp_path, projects):
+    seed = tmp_path / "bad-seed.yml"
+    seed.write_text(yaml.safe_dump({"projects": projects}))
+    settings = parse_settings([*standin_args(tmp_path, "--seed", str(seed)), "--data-dir", str(tmp_path / "data")])
+    with pytest.raises(SeedError, match="letters, digits"):
+        create_app(settings)

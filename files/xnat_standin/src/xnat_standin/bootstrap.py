@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -123,7 +124,27 @@ def _seed_auth_method(entry: dict, username: str, base: Path) -> tuple[str, str 
     return auth_method, idp_password
 
 
+# XNAT's rule for project ids and item labels (letters, digits, - and _; scan ids also take dots): they become
+# folder names in the archive and mount targets in notebooks, so a seed cannot name anything outside its project.
+ARCHIVE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SCAN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+
+
+def _archive_name(value: Any, what: str, pattern: re.Pattern[str] = ARCHIVE_NAME) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or not pattern.fullmatch(str(value)):
+        raise SeedError(f"{what} {value!r}: use letters, digits, - and _ only (at most 64), as XNAT does")
+    return str(value)
+
+
 def _seed_projects(store: Store, projects: list[dict]) -> None:
+    for project in projects:
+        project_id = _archive_name(project["id"], "project id")
+        for subject in project.get("subjects", []):
+            _archive_name(subject["label"], f"project {project_id}: subject label")
+            for experiment in subject.get("experiments", []):
+                _archive_name(experiment["label"], f"project {project_id}: experiment label")
+                for scan in experiment.get("scans", []):
+                    _archive_name(scan["id"], f"experiment {experiment['label']}: scan id", SCAN_ID)
     for project in projects:
         project_id = project["id"]
         store.upsert_project(project_id, project.get("name", project_id), project.get("accessibility", "private"),
