@@ -105,6 +105,10 @@ class XnatHandler(web.RequestHandler):
         parts = [unquote(p) for p in self.request.path.split("/")[1:]]
         match parts:
             case ["xapi", "users", "username"]:
+                # XNAT produces text/plain only here: an Accept without it is Spring's 406 (contract §1.5)
+                accept = self.request.headers.get("Accept", "*/*")
+                if not any(t.split(";")[0].strip() in ("text/plain", "text/*", "*/*") for t in accept.split(",")):
+                    return self._answer(406)
                 self.set_header("Content-Type", "text/plain")
                 return self.write(caller.login)
             case ["xapi", "users", login, "roles"]:

@@ -13,6 +13,8 @@ otherwise hands it on unchanged.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import re
 from typing import Any
@@ -155,8 +157,42 @@ class CheckedUserServerAPIHandler(UserServerAPIHandler):
         await super().delete(user_name, server_name)
 
 
+def basic_credentials(header: str | None) -> dict[str, str] | None:
+    """The name and secret of an `Authorization: Basic` header, or None without one; a malformed one is a 400."""
+    scheme, _sep, value = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        text = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _refuse("Basic credentials must be base64 of name:secret in UTF-8.") from None
+    username, sep, password = text.partition(":")
+    if not sep or not username or not password or "\0" in text:
+        raise _refuse("Basic credentials must be base64 of name:secret in UTF-8.")
+    return {"username": username, "password": password}
+
+
 class CheckedUserTokenListAPIHandler(UserTokenListAPIHandler):
-    """Token requests: a note of bounded length, a whole-number lifetime, lists of names."""
+    """Token requests: a note of bounded length, a whole-number lifetime, lists of names.
+
+    A script without a hub token may ask for one with XNAT credentials, an alias token (alias:secret) above
+    all, as Basic auth (or as JupyterHub's body field "auth"): checked by the authenticator like a sign-in,
+    with the same Jupyter-role rule; a first request creates the hub user as a first sign-in would.
+    """
+
+    def get_json_body(self) -> Any:
+        body = super().get_json_body()
+        basic = basic_credentials(self.request.headers.get("Authorization"))
+        if basic is not None and isinstance(body, (dict, type(None))) and "auth" not in (body or {}):
+            body = {**(body or {}), "auth": basic}
+        return body
+
+    async def authenticate(self, data: Any) -> Any:
+        result = await super().authenticate(data)
+        name = result.get("name") if isinstance(result, dict) else result
+        if isinstance(name, str) and name:
+            self.user_from_username(name)
+        return result
 
     async def post(self, user_name: str) -> None:
         body = parse_body(self.request.body, "token request") or {}
@@ -169,6 +205,7 @@ class CheckedUserTokenListAPIHandler(UserTokenListAPIHandler):
             raise _refuse(f"'expires_in' must be a whole number of seconds from 0 to {MAX_TOKEN_LIFETIME}.")
         for key in ("scopes", "roles"):
             _check_string_list(body, key)
+        basic_credentials(self.request.headers.get("Authorization"))  # a malformed header: 400 before anything
         auth = body.get("auth")
         if auth is not None and not (isinstance(auth, dict)
                                      and all(isinstance(v, str) for v in auth.values())):

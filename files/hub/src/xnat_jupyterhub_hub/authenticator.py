@@ -99,11 +99,11 @@ class Credentials:
     basic: tuple[str, str] | None = None
     session: tuple[str, str] | None = None
 
-    async def get(self, xnat: XnatClient, segments: Sequence[str]) -> Any:
+    async def get(self, xnat: XnatClient, segments: Sequence[str], accept: str = "application/json") -> Any:
         if self.session is not None:
-            return await xnat.get(segments, session=self.session)
+            return await xnat.get(segments, session=self.session, accept=accept)
         assert self.basic is not None  # one of the two is always set by the callers below
-        return await xnat.get(segments, *self.basic)
+        return await xnat.get(segments, *self.basic, accept=accept)
 
 
 def own_origin(request: httputil.HTTPServerRequest) -> str:
@@ -305,7 +305,8 @@ class XnatAuthenticator(Authenticator):
     async def _owner(self, credentials: Credentials, way: str) -> str | None:
         """The XNAT user these credentials act as (GET /xapi/users/username), or None when XNAT refuses them."""
         try:
-            answer = await credentials.get(self.xnat, ["xapi", "users", "username"])
+            # XNAT produces this one as text/plain only (contract §1.5): any other Accept is a 406.
+            answer = await credentials.get(self.xnat, ["xapi", "users", "username"], accept="text/plain")
         except XnatUnreachable as e:
             self.log.error("%s sign-in: XNAT unreachable: %s", way, e)
             raise web.HTTPError(503, MSG_UNREACHABLE) from None

@@ -125,9 +125,10 @@ class XnatClient(LoggingConfigurable):
         return self.url + "/" + "/".join(quote(str(s), safe="") for s in segments)
 
     async def get(self, segments: Iterable[object], username: str = "", password: str = "", *,
-                  session: tuple[str, str] | None = None) -> XnatAnswer:
+                  session: tuple[str, str] | None = None, accept: str = "application/json") -> XnatAnswer:
         """GET a path with Basic auth, or with an XNAT session (cookie name, value) instead; returns XnatAnswer
-        for any HTTP status.
+        for any HTTP status. `accept` is the media type asked for (XNAT answers 406 to one its endpoint
+        does not produce).
 
         Raises XnatUnreachable when no HTTP answer arrives within the timeouts.
         """
@@ -136,7 +137,7 @@ class XnatClient(LoggingConfigurable):
             tls = self.ssl_context() if url.startswith("https:") else None
         except (ssl.SSLError, OSError) as e:
             raise XnatUnreachable(f"cannot set up TLS for XNAT (CA file or client certificate): {e}") from None
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if session is not None:
             # Only this one cookie, never the browser's others; the caller checked that it is a plain token.
             headers["Cookie"] = f"{session[0]}={session[1]}"
