@@ -44,6 +44,8 @@ class Recorder:
 
     def __init__(self):
         self.answers: list[tuple[str, int]] = []
+        # sign-in page openings whose hostile cookie was no cookie at all: 200 with the form, no hub session
+        self.forms_shown: list[tuple[str, int]] = []
 
     def send(self, label: str, method: str, url: str, **kwargs) -> int:
         try:
@@ -179,11 +181,18 @@ def session_requests(rec: Recorder, session: requests.Session, xsrf: str) -> Non
         jar = {**session.cookies.get_dict(), "JSESSIONID": cookie}
         header = "; ".join(f"{k}={v}" for k, v in jar.items())
         try:
-            status = requests.request(method, f"{HUB_URL}/hub/login", data=data, verify=False, timeout=HTTP_TIMEOUT,
-                                      allow_redirects=False, headers={**headers, "Cookie": header}).status_code
+            answer = requests.request(method, f"{HUB_URL}/hub/login", data=data, verify=False, timeout=HTTP_TIMEOUT,
+                                      allow_redirects=False, headers={**headers, "Cookie": header})
         except requests.ConnectionError:
-            status = 0
-        rec.answers.append((label, status))
+            rec.answers.append((label, 0))
+            return
+        if (method == "GET" and answer.status_code == 200 and 'id="xnat-password-form"' in answer.text
+                and "jupyterhub-hub-login" not in answer.headers.get("Set-Cookie", "")):
+            # A cookie value the hub cannot even read as one (empty, quoted, cut by ;) is no session:
+            # opening the page then just shows the sign-in form, as without a cookie.
+            rec.forms_shown.append((label, answer.status_code))
+            return
+        rec.answers.append((label, answer.status_code))
 
     for value in values:
         call("session sign-in on opening, hostile cookie", "GET", value, own)
@@ -245,7 +254,8 @@ def test_hostile_inputs_get_a_4xx_and_change_nothing(site, xnat_users, compute, 
 
     counts = Counter(f"{status // 100}xx" if status else "no answer" for _label, status in rec.answers)
     grown = hub_db_bytes() - db_bytes
-    figures.add("hostile inputs", f"{len(rec.answers)} requests: {dict(sorted(counts.items()))};"
+    figures.add("hostile inputs", f"{len(rec.answers)} requests: {dict(sorted(counts.items()))}, and"
+                f" {len(rec.forms_shown)} sign-in pages opened with an unreadable session cookie: the plain form;"
                 f" hub database +{grown / 1024:.0f} KiB")
     assert rec.bad() == [], f"answers outside 4xx: {Counter(rec.bad()).most_common(20)}"
     assert {s.id for s in site.swarm.client.services.list()} == services, "a service was created or removed"
