@@ -33,7 +33,11 @@ def test_launch_from_xnat_starts_a_named_server_that_open_shows_in_jupyterlab(si
     # The Open link carries the token XNAT minted for the user; the tab it opened runs JupyterLab.
     identity = http("GET", HUB_URL + "/hub/api/user", token=launch.token)
     assert (identity.status_code, identity.json().get("name")) == (200, ALICE), identity.text
-    assert urlsplit(launch.lab.url).path == server_path + "lab", launch.lab.url
+    # JupyterLab opens in the workspace; its root shows the workspace and XNAT's data side by side.
+    assert urlsplit(launch.lab.url).path == server_path + "lab/tree/workspace", launch.lab.url
     expect(launch.lab.locator("#jp-main-dock-panel")).to_be_visible()
     contents = http("GET", launch.url + "api/contents", token=launch.token)
     assert contents.status_code == 200, contents.text
+    assert sorted(item["name"] for item in contents.json()["content"]) == ["workspace", "xnat-data"], contents.text
+    launch.lab.locator(".jp-BreadCrumbs-home").first.click()
+    expect(launch.lab.locator(".jp-DirListing-itemText", has_text="xnat-data")).to_be_visible()

@@ -17,7 +17,7 @@ from browser_steps import (
     run_in_new_notebook,
     wait_for_jupyterlab,
 )
-from local_site import ALICE, EXPERIMENT_ARCHIVE, EXPERIMENT_TARGET, HUB_URL, http
+from local_site import ALICE, EXPERIMENT_ARCHIVE, EXPERIMENT_TARGET, HUB_URL, LAB_WORKSPACE, http
 
 PROOF_FILE = "e2e-notebook-proof.txt"
 EROFS = 30
@@ -46,7 +46,7 @@ print('DONE')
 
 
 def _notebooks(launch) -> set[str]:
-    listing = http("GET", launch.url + "api/contents", token=launch.token)
+    listing = http("GET", launch.url + "api/contents/" + LAB_WORKSPACE, token=launch.token)
     assert listing.status_code == 200, listing.text
     return {item["path"] for item in listing.json()["content"] if item["type"] == "notebook"}
 
@@ -66,12 +66,11 @@ def test_hub_login_opens_xnats_server_in_jupyterlab_where_a_cell_reads_the_data_
     link.click()
     wait_for_jupyterlab(page)
     # Reached through the hub's OAuth with the login session: no token in any URL.
-    assert urlsplit(page.url).path == server_path + "lab" and "token" not in page.url, page.url
+    assert urlsplit(page.url).path == server_path + "lab/tree/workspace" and "token" not in page.url, page.url
     # The layout JupyterLab restores from the workspace may hold dialogs of earlier sessions.
-    page.goto(alice_launch.url + "lab?reset")
+    page.goto(alice_launch.url + "lab/tree/workspace?reset")
     wait_for_jupyterlab(page)
-    # XNAT's data in the file browser, and the way back to XNAT in the Help menu.
-    expect(page.locator(".jp-DirListing-itemText", has_text="xnat-data")).to_be_visible()
+    # The way back to XNAT in the Help menu.
     page.locator(".lm-MenuBar-itemLabel", has_text="Help").click()
     expect(page.locator(".lm-Menu-itemLabel", has_text="XNAT").first).to_be_visible()
     page.keyboard.press("Escape")
@@ -97,7 +96,7 @@ def test_hub_login_opens_xnats_server_in_jupyterlab_where_a_cell_reads_the_data_
     t2w = (archive / "SCANS" / "2" / "NIFTI" / "t2w.json").read_bytes()
     assert tagged.get("XNAT-DOWNLOAD") == hashlib.sha256(t2w).hexdigest(), output
 
-    written = http("GET", alice_launch.url + "api/contents/" + PROOF_FILE,
+    written = http("GET", alice_launch.url + "api/contents/" + LAB_WORKSPACE + PROOF_FILE,
                    params={"content": "1", "type": "file", "format": "text"}, token=alice_launch.token)
     assert written.status_code == 200 and written.json()["content"] == nonce, written.text
     on_host = site.workspaces_dir / "users" / ALICE / PROOF_FILE

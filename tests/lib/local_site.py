@@ -260,15 +260,22 @@ def notebook_state(swarm: Swarm, user: str, server: str) -> NotebookState:
     return NotebookState(services[0].id, task["ID"], task["Status"]["ContainerStatus"]["ContainerID"])
 
 
+# Where JupyterLab shows the workspace of a notebook XNAT launched on an item (with data): its root holds
+# `workspace` and `xnat-data` (files/notebook/entrypoint).
+LAB_WORKSPACE = "workspace/"
+
+
 def workspace_file(launch, name: str) -> str | None:
     """A file in the notebook's workspace, read through haproxy with the Jupyter contents API."""
-    answer = http("GET", launch.url + "api/contents/" + name, params={"content": "1", "type": "file", "format": "text"},
+    answer = http("GET", launch.url + "api/contents/" + LAB_WORKSPACE + name,
+                  params={"content": "1", "type": "file", "format": "text"},
                   token=launch.token)
     return answer.json()["content"] if answer.status_code == 200 else None
 
 
 def write_workspace_file(launch, name: str, text: str) -> None:
-    answer = http("PUT", launch.url + "api/contents/" + name, json={"type": "file", "format": "text", "content": text},
+    answer = http("PUT", launch.url + "api/contents/" + LAB_WORKSPACE + name,
+                  json={"type": "file", "format": "text", "content": text},
                   token=launch.token)
     assert answer.status_code in (200, 201), f"writing {name}: {answer.status_code} {answer.text}"
 

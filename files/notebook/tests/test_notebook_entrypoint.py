@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ENTRYPOINT = Path(__file__).resolve().parent.parent / "entrypoint"
 SHOW_ENV = (sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))")
 
@@ -53,37 +55,43 @@ def test_exit_status_of_the_command_is_kept(tmp_path):
     assert run(tmp_path, command=[sys.executable, "-c", "raise SystemExit(7)"]).returncode == 7
 
 
-def run_with(tmp_path, **env):
+SHOW_ROOT = (sys.executable, "-c", "import json, os; print(json.dumps({k: os.environ.get(k) for k in"
+             " ('JUPYTERHUB_ROOT_DIR', 'JUPYTERHUB_DEFAULT_URL')}))")
+
+
+def run_with(tmp_path, command=("true",), **env):
     base = {"PATH": os.environ["PATH"], "NOTEBOOK_SECRETS_FILE": str(tmp_path / "none.json"),
-            "HOME": str(tmp_path / "home"), "NOTEBOOK_LAB_OVERRIDES": str(tmp_path / "lab" / "overrides.json")}
+            "HOME": str(tmp_path / "home"), "NOTEBOOK_LAB_OVERRIDES": str(tmp_path / "lab" / "overrides.json"),
+            "NOTEBOOK_LAB_VIEW": str(tmp_path / "lab" / "view")}
     (tmp_path / "home").mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, str(ENTRYPOINT), "true"], env={**base, **env},
+    return subprocess.run([sys.executable, str(ENTRYPOINT), *command], env={**base, **env},
                           capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_the_data_shows_in_the_workspace_as_a_link(tmp_path):
-    data, root = tmp_path / "data", tmp_path / "workspace"
+def test_the_data_shows_next_to_the_workspace_without_writing_into_it(tmp_path):
+    data, workspace, view = tmp_path / "data", tmp_path / "workspace", tmp_path / "lab" / "view"
     (data / "projects").mkdir(parents=True)
-    root.mkdir()
-    for start in (1, 2):  # a second start keeps the link
-        result = run_with(tmp_path, XNAT_DATA=str(data), JUPYTERHUB_ROOT_DIR=str(root))
-        assert result.returncode == 0 and result.stderr == "", result.stderr
-        assert os.readlink(root / "xnat-data") == str(data), start
-    # A server without data removes the link it would show broken; the user's own entries are never touched.
-    data.rename(tmp_path / "gone")
-    assert run_with(tmp_path, XNAT_DATA=str(data), JUPYTERHUB_ROOT_DIR=str(root)).returncode == 0
-    assert not os.path.lexists(root / "xnat-data")
-    (tmp_path / "gone").rename(data)
-    (root / "xnat-data").write_text("the user's own notes")
-    result = run_with(tmp_path, XNAT_DATA=str(data), JUPYTERHUB_ROOT_DIR=str(root))
-    assert result.returncode == 0 and "is not XNAT's data" in result.stderr
-    assert (root / "xnat-data").read_text() == "the user's own notes"
+    workspace.mkdir()
+    for start in (1, 2):  # a restarted container makes the view anew
+        result = run_with(tmp_path, SHOW_ROOT, XNAT_DATA=str(data), JUPYTERHUB_ROOT_DIR=str(workspace))
+        assert result.returncode == 0 and result.stderr == "", (start, result.stderr)
+        assert json.loads(result.stdout) == {"JUPYTERHUB_ROOT_DIR": str(view),
+                                             "JUPYTERHUB_DEFAULT_URL": "/lab/tree/workspace"}
+        assert sorted(os.listdir(view)) == ["workspace", "xnat-data"]
+        assert os.readlink(view / "workspace") == str(workspace) and os.readlink(view / "xnat-data") == str(data)
+    assert list(workspace.iterdir()) == []
+    if os.getuid() != 0:  # root ignores modes; the notebook runs as NB_UID
+        with pytest.raises(PermissionError):
+            (view / "lost.ipynb").write_text("{}")
+    assert os.stat(view).st_mode & 0o777 == 0o555
 
 
-def test_without_xnat_data_or_with_a_relative_one_nothing_is_linked(tmp_path):
-    for value in ("", "data", "../data"):
-        assert run_with(tmp_path, XNAT_DATA=value).returncode == 0
-        assert not os.path.lexists(tmp_path / "home" / "xnat-data")
+def test_without_data_the_workspace_stays_the_root(tmp_path):
+    for value in ("", "data", "../data", str(tmp_path / "absent")):
+        result = run_with(tmp_path, SHOW_ROOT, XNAT_DATA=value, JUPYTERHUB_ROOT_DIR=str(tmp_path / "home"))
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {"JUPYTERHUB_ROOT_DIR": str(tmp_path / "home"),
+                                             "JUPYTERHUB_DEFAULT_URL": None}
 
 
 def test_jupyterlab_help_menu_leads_to_xnat(tmp_path):

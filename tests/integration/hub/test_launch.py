@@ -151,7 +151,8 @@ def test_token_link_opens_the_server(site, browser):
     session, answer = browser
 
     assert answer.status_code == 200
-    assert answer.url.split("?")[0] == f"{site.hub_url}/user/alice/{SERVER_NAME}/lab"
+    # XNAT mounted data: JupyterLab opens in the workspace, with the data next to it (files/notebook/entrypoint).
+    assert answer.url.split("?")[0] == f"{site.hub_url}/user/alice/{SERVER_NAME}/lab/tree/workspace"
     status = session.get(f"{site.hub_url}/user/alice/{SERVER_NAME}/api/status", timeout=TIMEOUT)
     assert status.status_code == 200, status.text[:300]
     assert "started" in status.json()
