@@ -297,6 +297,10 @@ def report(single, crowd, hub_log, site, args, load_before, elapsed):
         print(f"{label:<32}{ours:>10.2f}{base:>14.2f}{ratio:>14.2f}x   {verdict(ratio, target)}")
     print(f"1 at a time, each run (s): ours {seconds_list(single['ours'])};"
           f" baseline {seconds_list(single['baseline'])}")
+    pair_ratios = [o.seconds / b.seconds for o, b in zip(single["ours"], single["baseline"], strict=True)]
+    print(f"1 at a time, spread: ours {spread(single['ours'])}; baseline {spread(single['baseline'])};"
+          f" ratio of each alternating pair min {min(pair_ratios):.2f}x  median {statistics.median(pair_ratios):.2f}x"
+          f"  max {max(pair_ratios):.2f}x")
     for i, (ours, base) in enumerate(zip(crowd["ours"], crowd["baseline"], strict=True), 1):
         print(f"{args.concurrent} at once, round {i}, each notebook (s): ours {spread(ours.starts)};"
               f" baseline {spread(base.starts)}")
@@ -313,6 +317,20 @@ def print_failure_logs(site, lines=40):
     problems = site.task_problems(NOTEBOOK_PREFIX) + site.task_problems(BASELINE_PREFIX)
     if problems:
         print("--- notebook tasks:", *problems, sep="\n", file=sys.stderr)
+
+
+def wait_for_quiet(max_load, wait):
+    """The 1-minute load average before anything starts, after waiting up to `wait` seconds for it to fall
+    to max_load; None when it stayed above (figures measured then compare a busy machine, not the product)."""
+    deadline = time.monotonic() + wait
+    while True:
+        load = os.getloadavg()[0]
+        if load <= max_load:
+            return load
+        if time.monotonic() >= deadline:
+            return None
+        print(f"waiting for a quiet machine: load {load:.2f} > {max_load:.2f}", file=sys.stderr)
+        time.sleep(10)
 
 
 def interrupted(signum, frame):
@@ -349,6 +367,11 @@ def main(argv=None):
     parser.add_argument("--hub-log", type=Path,
                         help="also write the hub's log to this file, to see where its time goes")
     parser.add_argument("--time-limit", type=float, default=900, help="seconds before the whole run is abandoned")
+    parser.add_argument("--max-load", type=float, default=0.5 * (os.cpu_count() or 1),
+                        help="refuse to measure while the 1-minute load average stays above this"
+                             " (default: half the cores)")
+    parser.add_argument("--quiet-wait", type=float, default=120,
+                        help="seconds to wait for the load to fall to --max-load (default 120)")
     args = parser.parse_args(argv)
     if not 1 <= args.concurrent <= MAX_CONCURRENT:
         parser.error(f"--concurrent must be between 1 and {MAX_CONCURRENT}")
@@ -358,6 +381,11 @@ def main(argv=None):
         parser.error("--poll-interval must be positive, --xnat-polling-interval not negative")
 
     signal.signal(signal.SIGTERM, interrupted)
+    if wait_for_quiet(args.max_load, args.quiet_wait) is None:
+        print(f"spawn benchmark refused: the 1-minute load average stayed above {args.max_load:.2f} for"
+              f" {args.quiet_wait:.0f} s (now {os.getloadavg()[0]:.2f}); other work would be measured too."
+              " Run it on a quiet machine, or pass --max-load.", file=sys.stderr)
+        return 2
     began = time.monotonic()
     load_before = os.getloadavg()
     try:
