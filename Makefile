@@ -9,11 +9,12 @@ PYTHON ?= python3
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help demo test setup deps docker venv images layer teardown bench constraints clean
+.PHONY: help demo test check setup deps docker venv images layer teardown bench constraints clean
 
 help:
 	@echo "make demo      deploy XNAT stand-in + JupyterHub + haproxy on this machine (inventories/local)"
 	@echo "make test      run every test layer from scratch (tests/run.sh)"
+	@echo "make check     the fast inner loop: static checks and unit tests (no Docker)"
 	@echo "make layer L=<name>   run one test layer, e.g. L=unit (names: tests/run.sh --list)"
 	@echo "make teardown  remove what the demo deployed (user data kept)"
 	@echo "make bench     run the benchmarks (login, spawn, deploy); they print numbers, not pass/fail"
@@ -49,6 +50,9 @@ teardown: setup
 
 test: setup
 	tests/run.sh
+
+check: deps venv
+	tests/run.sh static unit
 
 layer: setup
 	tests/run.sh $(L)

@@ -18,11 +18,11 @@ layer_modules()  { tests/integration/modules/run.sh; }
 layer_hub()      { pytest -q -p no:cacheprovider tests/integration/hub; }
 layer_haproxy()  { tests/haproxy/run.sh; }
 layer_argspecs() { tests/argspecs/run.sh; }
-# Molecule's host-like containers start from the base image the images layer built.
-molecule_base() { python3 -c 'import json; print(json.load(open("build/images.json"))["base"])' 2>/dev/null; }
-layer_molecule_default()   { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test -s default; }
-layer_molecule_multinode() { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test -s multinode; }
-layer_molecule_site()      { MOLECULE_BASE_IMAGE=$(molecule_base) molecule test -s site; }
+# Molecule as users type it: its host-like containers start from the base image the images layer
+# built (build/images.json), which the scenarios find themselves.
+layer_molecule_default()   { molecule test -s default; }
+layer_molecule_multinode() { molecule test -s multinode; }
+layer_molecule_site()      { molecule test -s site; }
 # The local site as a user deploys it, then the browser tests against it.
 layer_e2e() { ansible-playbook -i inventories/local site.yml && pytest -q -p no:cacheprovider tests/e2e; }
 # Faults, restarts and hostile input against the deployed local site (deployed first if it is not up).
