@@ -92,6 +92,16 @@ c.JupyterHub.load_roles = [
     }
 ]
 
+# --- Metrics for Prometheus: /hub/metrics with the "metrics" service's token, which may read nothing else ---
+if settings.metrics_token:
+    c.JupyterHub.services.append({"name": "metrics", "api_token": settings.metrics_token.read()})
+    c.JupyterHub.load_roles.append({
+        "name": "metrics",
+        "description": "Read the hub's Prometheus metrics, nothing else",
+        "scopes": ["read:metrics"],
+        "services": ["metrics"],
+    })
+
 # --- XNAT connection (authenticator and spawner) ---
 c.XnatClient.client_key_file = settings.xnat_client_key.path if settings.xnat_client_key else ""
 

@@ -15,7 +15,7 @@ PROBE = """
 import json, socket, sys
 gateway = sys.argv[1]
 result = {}
-for port in (443, 8000, 8080):
+for port in (443, 8000, 8080, 8405):
     s = socket.socket()
     s.settimeout(3)
     try:
@@ -52,8 +52,9 @@ def test_only_haproxy_answers_from_other_hosts(site, figures):
         network.remove()
     seen = {int(port): state for port, state in json.loads(output).items()}
     figures.add("exposure", f"from another network, on the host's address: haproxy 443 {seen[443]},"
-                f" hub 8000 {seen[8000]}, XNAT stand-in 8080 {seen[8080]}")
-    assert seen == {443: "open", 8000: "ConnectionRefusedError", 8080: "ConnectionRefusedError"}
+                f" hub 8000 {seen[8000]}, XNAT stand-in 8080 {seen[8080]}, haproxy metrics 8405 {seen[8405]}")
+    assert seen == {443: "open", 8000: "ConnectionRefusedError", 8080: "ConnectionRefusedError",
+                    8405: "ConnectionRefusedError"}
 
 
 def test_forwarding_headers_are_haproxys_and_tokens_stay_out_of_the_log(site, figures):

@@ -301,3 +301,11 @@ def test_our_traits_default_to_the_declared_defaults():
         if (list(declared) if isinstance(declared, tuple) else declared) != default:
             differing.append(f"{setting.trait}: {default!r}, declared {setting.env}={setting.default!r}")
     assert not differing, differing
+
+
+def test_metrics_service_only_with_its_token_and_only_read_metrics(environ, secrets_dir, tmp_path):
+    write_secret(secrets_dir, "jh_metrics_token", "m" * 40)
+    config = hub_services_and_roles(environ, tmp_path)
+    assert [s["name"] for s in config["services"]] == ["xnat", "metrics"]
+    metrics = {r["name"]: r for r in config["roles"]}["metrics"]
+    assert (metrics["scopes"], metrics["services"]) == (["read:metrics"], ["metrics"])

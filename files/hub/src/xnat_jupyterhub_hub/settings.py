@@ -286,6 +286,8 @@ SETTINGS: tuple[Setting, ...] = (
             "file: the XNAT service account's password (required)"),
     Setting("JH_SECRET_XNAT_SERVICE_TOKEN", "xnat_service_token", SecretName(), "jh_xnat_service_token",
             "file: API token of the hub service 'xnat', XNAT's jupyterHubToken (required)"),
+    Setting("JH_SECRET_METRICS_TOKEN", "metrics_token", SecretName(required=False), "jh_metrics_token",
+            "file: API token of the hub service 'metrics' (read:metrics only), for Prometheus (optional)"),
     Setting("JH_SECRET_COOKIE", "cookie_secret", SecretName(required=False), "jh_cookie_secret",
             "file: cookie secret, 64 hex digits (optional: else generated in JH_DATA_DIR)"),
     Setting("JH_SECRET_PROXY_TOKEN", "proxy_token", SecretName(required=False), "jh_proxy_auth_token",
