@@ -146,6 +146,15 @@ if settings.idle_culler_timeout:
         "services": ["idle-culler"],
     })
 
+# --- The site's own configuration (the hub role's hub_extra_config): run last, in name order, with this `c` ---
+if os.path.isdir(settings.extra_config_dir):
+    for snippet in sorted(os.listdir(settings.extra_config_dir)):
+        if snippet.endswith(".py"):
+            snippet_path = os.path.join(settings.extra_config_dir, snippet)
+            with open(snippet_path, encoding="utf-8") as snippet_file:
+                snippet_code = compile(snippet_file.read(), snippet_path, "exec")
+            exec(snippet_code, {"c": c, "get_config": lambda: c})  # noqa: S102  # pylint: disable=exec-used
+
 # The objects of the modules loaded so far live as long as the hub: left out of the collector's full passes, which
 # would otherwise go through all of them and stop the event loop for 100 ms and more while users log in.
 gc.freeze()

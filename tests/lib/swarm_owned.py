@@ -45,7 +45,7 @@ def owned_containers(client: Any, prefixes: str | tuple[str, ...]) -> list[Any]:
 
 def remove_owned(client: Any, prefixes: str | tuple[str, ...], network: str, what: str,
                  error: type[Exception] = AssertionError) -> None:
-    """Remove every service and secret named with `prefixes`, and `network`; waits until they are gone."""
+    """Remove every service, secret and config named with `prefixes`, and `network`; waits until they are gone."""
     for service in client.services.list():
         if service.name.startswith(prefixes):
             try:
@@ -59,7 +59,12 @@ def remove_owned(client: Any, prefixes: str | tuple[str, ...], network: str, wha
                 secret.remove()
             except (NotFound, APIError):  # APIError: a task that is shutting down still uses it
                 pass
-        return not [s for s in client.secrets.list() if s.name.startswith(prefixes)]
+        for config in [c for c in client.configs.list() if c.name.startswith(prefixes)]:
+            try:
+                config.remove()
+            except (NotFound, APIError):
+                pass
+        return not [s for s in client.secrets.list() + client.configs.list() if s.name.startswith(prefixes)]
 
     def network_gone() -> bool:
         # The node keeps its copy of a removed swarm network until the last container detaches.

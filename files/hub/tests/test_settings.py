@@ -309,3 +309,26 @@ def test_metrics_service_only_with_its_token_and_only_read_metrics(environ, secr
     assert [s["name"] for s in config["services"]] == ["xnat", "metrics"]
     metrics = {r["name"]: r for r in config["roles"]}["metrics"]
     assert (metrics["scopes"], metrics["services"]) == (["read:metrics"], ["metrics"])
+
+
+def test_site_snippets_run_last_in_name_order_with_the_hubs_c(environ, tmp_path):
+    snippets = tmp_path / "config.d"
+    snippets.mkdir()
+    (snippets / "b-second.py").write_text("c.JupyterHub.template_vars['order'] += ['b']\n")
+    (snippets / "a-first.py").write_text("c.JupyterHub.template_vars['order'] = ['a']\n")
+    (snippets / "ignored.txt").write_text("raise SystemExit('not a snippet')\n")
+    environ["JH_EXTRA_CONFIG_DIR"] = str(snippets)
+    script = (
+        "import json\n"
+        "from jupyterhub.app import JupyterHub\n"
+        "hub = JupyterHub()\n"
+        f"hub.load_config_file({str(HUB_DIR / 'jupyterhub_config.py')!r})\n"
+        "print(json.dumps(hub.config.JupyterHub.template_vars))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"], "PYTHONPATH": str(HUB_DIR / "src")},
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    template_vars = json.loads(result.stdout)
+    assert template_vars["order"] == ["a", "b"] and "xnat_url" in template_vars

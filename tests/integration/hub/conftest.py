@@ -22,6 +22,7 @@ from hub_site import (
     IMAGES_FILE,
     NETWORK,
     NOTEBOOK_PREFIX,
+    SITE_CONFIG,
     STANDIN_SERVICE,
     SUITE_LABEL,
     Site,
@@ -70,7 +71,8 @@ def deployed_site(request):
     site = Site(client, images, root)
     client.networks.create(NETWORK, driver="overlay", attachable=True, labels=SUITE_LABEL)
     site.deploy_standin()
-    site.deploy_hub(HUB_STACK, HUB_PORT, "jupyterhub", NOTEBOOK_PREFIX)
+    # The site's own configuration as an operator adds it (hub_extra_config): test_login checks its effect.
+    site.deploy_hub(HUB_STACK, HUB_PORT, "jupyterhub", NOTEBOOK_PREFIX, hub_extra_config=SITE_CONFIG)
     site.wait_standin()
     site.configure_xnat()
     site.wait_hub()

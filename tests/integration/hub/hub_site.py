@@ -30,6 +30,9 @@ STANDIN_PORT = 18080
 HUB_SERVICE = HUB_STACK + "_hub"
 CULL_HUB_SERVICE = CULL_STACK + "_hub"
 HUB_PORT = 18000
+# The site's own hub configuration, as an operator adds it with the hub role's hub_extra_config.
+ANNOUNCEMENT = "Site note from hub_extra_config: maintenance on Friday"
+SITE_CONFIG = {"announcement": f"c.JupyterHub.template_vars['announcement'] = {ANNOUNCEMENT!r}"}
 NOTEBOOK_PREFIX = "ittest-nb"
 # Name prefixes of everything this suite creates, notebook services and their secrets included.
 OWNED_PREFIXES = ("ittest-hub", "ittest-xnat", "ittest-nb-", "ittest-cull")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 
-from hub_site import TIMEOUT
+import requests
+
+from hub_site import ANNOUNCEMENT, HUB_SERVICE, TIMEOUT
 
 
 def test_alice_logs_in_with_her_xnat_password(site):
@@ -37,3 +39,12 @@ def test_user_without_jupyter_role_is_refused(site):
     assert ("Your XNAT account may not use Jupyter. Ask an XNAT administrator for the Jupyter role."
             in html.unescape(answer.text))
     assert site.notebook_services(username="bob") == before == []
+
+
+def test_the_sites_own_configuration_reaches_the_hub(site):
+    """hub_extra_config: a snippet the role delivered as a swarm config, run by the hub's configuration."""
+    page = requests.get(f"{site.hub_url}/hub/login", timeout=TIMEOUT)
+    assert page.status_code == 200 and ANNOUNCEMENT in page.text, page.text[:500]
+    mounted = [c["File"]["Name"] for c in site.docker.services.get(HUB_SERVICE).attrs["Spec"]["TaskTemplate"]
+               ["ContainerSpec"].get("Configs", [])]
+    assert mounted == ["/etc/xnat-jupyterhub/config.d/announcement.py"], mounted
