@@ -36,7 +36,11 @@ class HubClient:
 
     async def _call(self, method: str, path: str, body: Any = None, auth: bool = True) -> tuple[int, Any]:
         if self.session is None:
-            self.session = aiohttp.ClientSession(timeout=self.timeout)
+            # A fresh connection and name lookup for every call: the hub's address changes when its task is
+            # replaced (a restart, an update), and a cached address or kept-alive connection would then point
+            # at a container that is gone, where a call hangs until its timeout instead of reaching the new hub.
+            connector = aiohttp.TCPConnector(use_dns_cache=False, force_close=True)
+            self.session = aiohttp.ClientSession(timeout=self.timeout, connector=connector)
         # XNAT concatenates jupyterHubApiUrl and the path, read fresh on every call (§2.3)
         url = self.prefs.get("jupyterHubApiUrl") + path
         headers = {"Accept": "application/json"}
