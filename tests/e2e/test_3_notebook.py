@@ -46,7 +46,7 @@ print('DONE')
 
 
 def _notebooks(launch) -> set[str]:
-    listing = http("GET", launch.url + "api/contents/" + LAB_WORKSPACE, token=launch.token)
+    listing = http("GET", launch.url + "api/contents/" + LAB_WORKSPACE.rstrip("/"), token=launch.token)
     assert listing.status_code == 200, listing.text
     return {item["path"] for item in listing.json()["content"] if item["type"] == "notebook"}
 

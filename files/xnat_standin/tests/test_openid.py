@@ -407,3 +407,17 @@ async def test_seed_refuses_names_that_are_not_plain_archive_names(tmp_path, pro
     settings = parse_settings([*standin_args(tmp_path, "--seed", str(seed)), "--data-dir", str(tmp_path / "data")])
     with pytest.raises(SeedError, match="letters, digits"):
         create_app(settings)
+
+
+async def test_admin_resets_the_password_at_the_identity_provider(site):
+    body = {"username": "rita", "email": "rita@example.org", "enabled": True, "verified": True,
+            "authMethod": "openid", "idpPassword": "first-at-the-idp"}
+    assert (await site.call("POST", "/xapi/users", json_body=body)).status == 201
+    assert (await idp_sign_in(site, "rita", "first-at-the-idp")).status == 302
+    assert (await site.call("PUT", "/xapi/users/rita", json_body={"idpPassword": "second-at-the-idp"})).status == 200
+    assert (await idp_sign_in(site, "rita", "first-at-the-idp")).status == 401
+    assert (await idp_sign_in(site, "rita", "second-at-the-idp")).status == 302
+    for bad in ({"idpPassword": ""}, {"idpPassword": "a\0b"}, {"idpPassword": ["x"]}, {"password": "Xx1-an-xnat-one"}):
+        assert (await site.call("PUT", "/xapi/users/rita", json_body=bad)).status == 400, bad
+    assert (await site.call("PUT", f"/xapi/users/{USER[0]}", json_body={"idpPassword": "x"})).status == 400
+    assert (await site.call("PUT", "/xapi/users/rita", json_body={"idpPassword": "y"}, auth=USER)).status == 403

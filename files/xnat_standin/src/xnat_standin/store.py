@@ -225,7 +225,7 @@ class Store:
         return self._stored_user(cursor.lastrowid)
 
     def update_user(self, user_id: int, **fields: Any) -> User:
-        columns = {"email", "first_name", "last_name", "password_hash", "enabled", "verified"}
+        columns = {"email", "first_name", "last_name", "password_hash", "idp_password_hash", "enabled", "verified"}
         unknown = set(fields) - columns
         if unknown:
             raise ValueError(f"unknown user fields {unknown}")

@@ -207,9 +207,19 @@ async def update_user(request: web.Request) -> web.Response:
             changes[column] = value
     password = _str_field(body, "password")
     if password and password.strip():
+        if user.auth_method == OPENID:
+            raise DataFormatError("An openid account has no XNAT password: send idpPassword instead.")
         # a password cannot be compared with the stored hash, so it always counts as a change (§2.1)
         _check_password_complexity(request, password)
         changes["password_hash"] = hash_password(password)
+    idp_password = _str_field(body, "idpPassword")
+    if idp_password is not None:
+        # the stand-in's identity provider only: resetting an openid account's password there
+        if user.auth_method != OPENID:
+            raise DataFormatError("idpPassword is only for authMethod openid.")
+        if not idp_password.strip() or "\0" in idp_password:
+            raise DataFormatError("idpPassword must be a non-empty text without NUL.")
+        changes["idp_password_hash"] = hash_password(idp_password)
     for column, current_flag in (("enabled", user.enabled), ("verified", user.verified)):
         flag = _bool_field(body, column)
         if flag is not None and flag != current_flag:
