@@ -190,18 +190,24 @@ def test_readme_shows_the_settings_table():
     assert settings_table() in readme, "files/hub/README.md: paste the output of python -m xnat_jupyterhub_hub.settings"
 
 
-def run_config(environ, tmp_path):
-    """Load jupyterhub_config.py the way JupyterHub does, in a clean interpreter."""
+CONFIG_SUMMARY = (
+    "c = hub.config\n"
+    "print(c.JupyterHub.bind_url, c.JupyterHub.cookie_secret_file, c.JupyterHub.db_url)\n"
+    "print(c.JupyterHub.load_roles[0]['scopes'], c.JupyterHub.services[0]['name'])\n"
+    "print(c.XnatSwarmSpawner.xnat_service_password_file, c.XnatClient.url)\n"
+    "print(c.Spawner.hub_connect_url, c.JupyterHub.cleanup_servers, c.JupyterHub.allow_named_servers)\n"
+)
+
+
+def run_config(environ, tmp_path, prints=CONFIG_SUMMARY):
+    """Load jupyterhub_config.py the way JupyterHub does, in a clean interpreter, then run `prints` (Python
+    that prints what the test reads from `hub.config`)."""
     script = (
-        "import sys\n"
+        "import json, sys\n"
         "from jupyterhub.app import JupyterHub\n"
         "hub = JupyterHub()\n"
         f"hub.load_config_file({str(HUB_DIR / 'jupyterhub_config.py')!r})\n"
-        "c = hub.config\n"
-        "print(c.JupyterHub.bind_url, c.JupyterHub.cookie_secret_file, c.JupyterHub.db_url)\n"
-        "print(c.JupyterHub.load_roles[0]['scopes'], c.JupyterHub.services[0]['name'])\n"
-        "print(c.XnatSwarmSpawner.xnat_service_password_file, c.XnatClient.url)\n"
-        "print(c.Spawner.hub_connect_url, c.JupyterHub.cleanup_servers, c.JupyterHub.allow_named_servers)\n"
+        + prints
     )
     return subprocess.run(
         [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"], "PYTHONPATH": str(HUB_DIR / "src")},
@@ -249,18 +255,9 @@ def test_config_file_stops_with_the_settings_error(environ, secrets_dir, tmp_pat
 
 def hub_services_and_roles(environ, tmp_path):
     """c.JupyterHub.services (tokens left out) and load_roles, as jupyterhub_config.py sets them."""
-    script = (
-        "import json\n"
-        "from jupyterhub.app import JupyterHub\n"
-        "hub = JupyterHub()\n"
-        f"hub.load_config_file({str(HUB_DIR / 'jupyterhub_config.py')!r})\n"
+    result = run_config(environ, tmp_path, (
         "services = [{k: v for k, v in s.items() if k != 'api_token'} for s in hub.config.JupyterHub.services]\n"
-        "print(json.dumps({'services': services, 'roles': hub.config.JupyterHub.load_roles}))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"], "PYTHONPATH": str(HUB_DIR / "src")},
-        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
-    )
+        "print(json.dumps({'services': services, 'roles': hub.config.JupyterHub.load_roles}))\n"))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -318,17 +315,7 @@ def test_site_snippets_run_last_in_name_order_with_the_hubs_c(environ, tmp_path)
     (snippets / "a-first.py").write_text("c.JupyterHub.template_vars['order'] = ['a']\n")
     (snippets / "ignored.txt").write_text("raise SystemExit('not a snippet')\n")
     environ["JH_EXTRA_CONFIG_DIR"] = str(snippets)
-    script = (
-        "import json\n"
-        "from jupyterhub.app import JupyterHub\n"
-        "hub = JupyterHub()\n"
-        f"hub.load_config_file({str(HUB_DIR / 'jupyterhub_config.py')!r})\n"
-        "print(json.dumps(hub.config.JupyterHub.template_vars))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], env={**environ, "PATH": os.environ["PATH"], "PYTHONPATH": str(HUB_DIR / "src")},
-        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
-    )
+    result = run_config(environ, tmp_path, "print(json.dumps(hub.config.JupyterHub.template_vars))\n")
     assert result.returncode == 0, result.stderr
     template_vars = json.loads(result.stdout)
     assert template_vars["order"] == ["a", "b"] and "xnat_url" in template_vars
