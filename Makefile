@@ -52,7 +52,7 @@ test: setup
 	tests/run.sh
 
 check: deps venv
-	tests/run.sh static unit
+	tests/run.sh --parallel static unit
 
 layer: setup
 	tests/run.sh $(L)

@@ -5,6 +5,8 @@
 #   tests/run.sh            every layer
 #   tests/run.sh unit hub   only the named layers
 #   tests/run.sh --list     the layer names
+#   tests/run.sh --parallel static unit   the named layers at once, each into build/logs/<layer>.log
+#                           (make check: the two layers that need no Docker, one per core)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" PYTHONDONTWRITEBYTECODE=1
@@ -34,13 +36,34 @@ layer_reliability() {
 LAYERS=(static unit images hub modules haproxy argspecs molecule_default molecule_multinode molecule_site e2e reliability)
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${LAYERS[@]}"; exit 0; fi
+parallel=0; [ "${1:-}" = "--parallel" ] && { parallel=1; shift; }
 selected=("$@"); [ "${#selected[@]}" -eq 0 ] && selected=("${LAYERS[@]}")
-
-results=(); failed=0; start_all=$SECONDS
 for layer in "${selected[@]}"; do
   if ! declare -F "layer_$layer" >/dev/null; then
     echo "unknown layer: $layer (known: ${LAYERS[*]})" >&2; exit 2
   fi
+done
+
+results=(); failed=0; start_all=$SECONDS
+if [ "$parallel" -eq 1 ]; then
+  # Each layer in the background with its own log and timing file; the logs are printed after, whole.
+  pids=()
+  for layer in "${selected[@]}"; do
+    ( t0=$SECONDS; "layer_$layer" >"build/logs/$layer.log" 2>&1; rc=$?
+      echo "$rc $((SECONDS - t0))" >"build/logs/$layer.status" ) &
+    pids+=($!)
+  done
+  echo "=== layers ${selected[*]} at once (logs: build/logs/<layer>.log) ==="
+  wait "${pids[@]}"
+  for layer in "${selected[@]}"; do
+    echo "=== layer $layer ==="
+    cat "build/logs/$layer.log"
+    read -r rc dt <"build/logs/$layer.status"; rm -f "build/logs/$layer.status"
+    if [ "$rc" -eq 0 ]; then results+=("PASS  $layer  ${dt}s"); else results+=("FAIL  $layer  ${dt}s (exit $rc)"); failed=1; fi
+  done
+  selected=()
+fi
+for layer in "${selected[@]}"; do
   echo "=== layer $layer ==="
   t0=$SECONDS
   "layer_$layer" 2>&1 | tee "build/logs/$layer.log"
