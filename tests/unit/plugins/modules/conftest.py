@@ -158,7 +158,6 @@ class FakeXnat:
         self._record("delete_compute", kind, config_id)
         del self.compute[kind][config_id]
 
-
     # dashboards: frameworks are addressed by name, dashboards by id
     def list_dashboards(self, kind):
         return [copy.deepcopy(item) for _id, item in sorted(self.dashboards[kind].items())]
