@@ -32,6 +32,7 @@ EXCERPT_LENGTH = 200
 MAX_BACKOFF = 30.0
 
 COMPUTE_KINDS = ("environments", "hardware", "constraints")
+DASHBOARD_KINDS = ("frameworks", "configs")
 
 
 def xnat_argument_spec():
@@ -381,3 +382,29 @@ class XnatRestClient:
     def delete_compute(self, kind, config_id):
         self._check_kind(kind)
         self.request("DELETE", ("xapi", "compute", kind, config_id), expect=(200, 204, 404))
+
+    # ---- dashboard frameworks and dashboards (the plugin's /xapi/jupyterhub/dashboards) -----------
+
+    def _dashboard_path(self, kind, *rest):
+        if kind not in DASHBOARD_KINDS:
+            raise ValueError(f"unknown dashboard kind {kind!r}")
+        return ("xapi", "jupyterhub", "dashboards", kind) + rest
+
+    def list_dashboards(self, kind):
+        segments = self._dashboard_path(kind)
+        items = self.get_json(segments)
+        if not isinstance(items, list):
+            raise XnatRequestError("XNAT answered GET /{} with {}, not a list".format(
+                "/".join(segments), type(items).__name__))
+        return items
+
+    def create_dashboard(self, kind, body):
+        segments = self._dashboard_path(kind)
+        return self._json("POST", segments, self.request("POST", segments, expect=(200, 201), json_body=body))
+
+    def update_dashboard(self, kind, key, body):
+        """PUT a whole framework (key: its name) or dashboard (key: its id, which must also be the body's)."""
+        self.request("PUT", self._dashboard_path(kind, key), json_body=body)
+
+    def delete_dashboard(self, kind, key):
+        self.request("DELETE", self._dashboard_path(kind, key), expect=(200, 204, 404))

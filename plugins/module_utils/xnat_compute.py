@@ -40,10 +40,10 @@ def scopes_from_xnat(xnat_scopes, keys=SCOPE_KEYS):
     return state
 
 
-def scopes_to_xnat(state, base=None):
+def scopes_to_xnat(state, base=None, keys=SCOPE_KEYS):
     """XNAT's scope map for `state`, keeping scopes this module does not manage (such as DataType) from `base`."""
     xnat_scopes = copy.deepcopy(base or {})
-    for option, key in SCOPE_KEYS:
+    for option, key in keys:
         if option in state:
             xnat_scopes[key] = dict(xnat_scopes.get(key) or {}, scope=key, enabled=state[option]["enabled"],
                                     ids=list(state[option]["ids"]))
@@ -124,4 +124,5 @@ def manage_compute_config(module, client, kind, what, name, name_of, state_of, d
 
 
 def kind_key(kind):
-    return {"environments": "environment", "hardware": "hardware", "constraints": "constraint"}[kind]
+    return {"environments": "environment", "hardware": "hardware", "constraints": "constraint",
+            "frameworks": "framework", "configs": "dashboard"}[kind]

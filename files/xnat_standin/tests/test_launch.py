@@ -25,10 +25,10 @@ def start_request(standin, servername: str = SERVER, **overrides) -> dict:
             "hardwareConfigId": hardware["Small"], **overrides}
 
 
-async def finished_event(standin, key: str, timeout: float = 45) -> dict:
+async def finished_event(standin, key: str, timeout: float = 45, auth: tuple[str, str] = USER) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reply = await standin.call("GET", f"/xapi/event_tracking/{key}", auth=USER)
+        reply = await standin.call("GET", f"/xapi/event_tracking/{key}", auth=auth)
         if reply.status == 200 and "succeeded" in reply.json:
             return reply.json
         await asyncio.sleep(0.25)

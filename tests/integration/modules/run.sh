@@ -10,7 +10,7 @@ cd "$root" || exit 1
 export PATH="$root/.venv/bin:$PATH" ANSIBLE_CONFIG="$root/ansible.cfg" PYTHONDONTWRITEBYTECODE=1
 python=$root/.venv/bin/python
 
-PLAYBOOKS=(xnat_user xnat_jupyterhub_preferences xnat_hardware xnat_compute_environment xnat_compute_constraint errors role)
+PLAYBOOKS=(xnat_user xnat_jupyterhub_preferences xnat_hardware xnat_compute_environment xnat_compute_constraint xnat_dashboard errors role)
 selected=("$@"); [ "${#selected[@]}" -eq 0 ] && selected=("${PLAYBOOKS[@]}")
 
 work=$(mktemp -d /tmp/xnat-modules-test.XXXXXX)

@@ -10,7 +10,18 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import archive_api, compute_api, data_api, faults_api, jupyterhub_api, preferences_api, tokens_api, ui, users_api
+from . import (
+    archive_api,
+    compute_api,
+    dashboards_api,
+    data_api,
+    faults_api,
+    jupyterhub_api,
+    preferences_api,
+    tokens_api,
+    ui,
+    users_api,
+)
 from .auth import SESSION_COOKIE, Authenticator
 from .bootstrap import initialise
 from .config import Settings
@@ -95,7 +106,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[access_log_timing, xnat_errors, authentication, latency_and_faults])
     app[STATE] = state
     # data_api first: its /xapi/siteConfig/buildInfo must win over /xapi/siteConfig/{name}
-    for module in (data_api, users_api, tokens_api, archive_api, preferences_api, compute_api, faults_api):
+    for module in (data_api, users_api, tokens_api, archive_api, preferences_api, compute_api, dashboards_api,
+                   faults_api):
         app.add_routes(module.routes)
     jupyterhub_api.setup(app)
     ui.setup(app)

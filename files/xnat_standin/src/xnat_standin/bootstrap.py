@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from . import compute
+from . import compute, dashboards
 from .auth import ADMIN_ROLE, hash_password
 from .config import Settings, read_text_secret
 from .preferences import JUPYTERHUB_PREFERENCES, SITE_CONFIG, Preferences, java_to_string
@@ -236,3 +236,4 @@ def initialise(store: Store, prefs: Preferences, settings: Settings) -> None:
         _seed_compute(store, seed["compute"])
     elif settings.default_compute:
         compute.create_plugin_defaults(store)
+    dashboards.seed_frameworks(store)

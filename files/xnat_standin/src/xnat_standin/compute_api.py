@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import compute
+from . import compute, dashboards
 from .auth import require_admin
-from .responses import DataFormatError, IllegalArgument, empty, json_response, read_json_of
+from .responses import AlreadyExists, DataFormatError, IllegalArgument, empty, json_response, read_json_of
 from .state import principal_of, state_of
 
 routes = web.RouteTableDef()
@@ -84,6 +84,9 @@ async def delete_config(request: web.Request) -> web.Response:
     store = state_of(request).store
     kind, config_id = request.match_info["kind"], _config_id(request)
     compute.require(store, kind, config_id)
+    users = dashboards.users_of(store, kind, config_id) if kind != compute.CONSTRAINTS else []
+    if users:
+        raise AlreadyExists(f"The {kind} config {config_id} is used by the dashboards: " + ", ".join(users))
     store.delete_compute_config(kind, config_id)
     if kind == compute.HARDWARE:
         for env_id, env in store.compute_configs(compute.ENVIRONMENTS):

@@ -25,7 +25,14 @@ from .responses import (
 )
 from .state import HUB, STATE, State, principal_of, state_of
 from .store import User
-from .user_options import LaunchError, build_user_options, can_read, check_compute_available, resolve_item
+from .user_options import (
+    LaunchError,
+    build_user_options,
+    can_read,
+    check_compute_available,
+    check_dashboard_available,
+    resolve_item,
+)
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -209,8 +216,6 @@ def _validate_start(principal: Principal, body: dict, path_servername: str) -> N
             problems.append(f"{name} must be a number")
     if problems:
         raise DataFormatError("Invalid server start request: " + "; ".join(problems))
-    if body.get("dashboardConfigId") is not None:
-        raise DataFormatError("Dashboards are not supported by the XNAT stand-in.")
 
 
 async def _start(request: web.Request, servername: str) -> web.Response:
@@ -220,8 +225,9 @@ async def _start(request: web.Request, servername: str) -> web.Response:
     body = await read_json_of(request, dict, "a server start request")
     _validate_start(principal, body, servername)
     state = state_of(request)
-    # JupyterHubApi.checkJupyterAuthorization (§2.2)
-    if not (state.prefs.get("allUsersCanStartJupyter") or principal.has_any_role("Jupyter")):
+    # JupyterHubApi.checkJupyterAuthorization (§2.2): any user may start a dashboard (§2.6.4)
+    if not is_dashboard(body) and \
+            not (state.prefs.get("allUsersCanStartJupyter") or principal.has_any_role("Jupyter")):
         raise InsufficientPrivileges(f"User {username} is not allowed to start Jupyter notebooks.")
     state.spawn(start_server(state, request.app[HUB], principal, body))
     return empty()
@@ -272,16 +278,26 @@ async def event_tracking(request: web.Request) -> web.Response:
     return json_response(event_json(row))
 
 
+def is_dashboard(request: dict) -> bool:
+    """JupyterHubApi.isNotDashboard, negated: a start request with a dashboardConfigId starts a dashboard."""
+    return request.get("dashboardConfigId") not in (None, "")
+
+
 async def start_server(state: State, client: HubClient, principal: Principal, request: dict) -> None:
     user, username = principal.user, principal.username
     servername = request.get("servername") or ""
+    dashboard_id = int(request["dashboardConfigId"]) if is_dashboard(request) else None
+    application = "dashboard" if dashboard_id is not None else "Jupyter notebook"
     events = EventTracker(state.store, request["eventTrackingId"], user.id)
-    events.progress(f"Starting Jupyter notebook server for user {username}", 0)
+    events.progress(f"Starting {application} for user {username}", 0)
     try:
         if not can_read(state.store, user, principal.roles, request["projectId"]):
             raise LaunchError(f"User {username} cannot read project {request['projectId']}.")
         item = resolve_item(state.store, request["xsiType"], str(request["itemId"]), request["projectId"])
-        check_compute_available(state, user, request)
+        if dashboard_id is not None:
+            check_dashboard_available(state, user, request, dashboard_id)
+        else:
+            check_compute_available(state, user, request)
 
         try:
             await client.version()
@@ -307,7 +323,7 @@ async def start_server(state: State, client: HubClient, principal: Principal, re
         await client.start_server(username, servername, {
             "userId": user.id, "servername": None, "xsiType": item.xsi_type, "itemId": item.item_id,
             "itemLabel": request["itemLabel"], "projectId": item.project_id,
-            "eventTrackingId": request["eventTrackingId"], "dashboardConfigId": None, "task_template": None})
+            "eventTrackingId": request["eventTrackingId"], "dashboardConfigId": dashboard_id, "task_template": None})
         events.progress("Waiting for the Jupyter notebook server to start", 40)
 
         deadline = time.monotonic() + state.prefs.get("startTimeout")
@@ -324,10 +340,10 @@ async def start_server(state: State, client: HubClient, principal: Principal, re
             if time.monotonic() >= deadline:
                 raise LaunchError("Timed out waiting for the Jupyter notebook server to start.")
     except (LaunchError, HubError) as exc:
-        events.fail(f"Failed to launch Jupyter notebook server. {exc}")
+        events.fail(f"Failed to launch {application}. {exc}")
     except Exception as exc:
         log.exception("launch of %s/%s failed", username, servername)
-        events.fail(f"Failed to launch Jupyter notebook server. {exc}")
+        events.fail(f"Failed to launch {application}. {exc}")
 
 
 async def stop_server(state: State, client: HubClient, user: User, servername: str, event_id: str | None) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from . import dashboards
 from .auth import SESSION_COOKIE, can_log_in
 from .responses import DataFormatError, read_form
 from .state import principal_of, principal_or_none, state_of
@@ -66,6 +67,26 @@ def _launch_button(xsi_type: str, item_id: str, label: str, project_id: str) -> 
     return f'<button type="button" class="launch" data-test="launch" {rendered}>Launch Jupyter</button>'
 
 
+def _dashboard_buttons(request: web.Request, xsi_type: str, item_id: str, label: str, project_id: str) -> str:
+    """One button per dashboard available on this item (XNAT's "Start Jupyter Dashboard" dialog, one click)."""
+    principal, state = principal_of(request), state_of(request)
+    scope = {"Site": state.prefs.site("siteId"), "Project": project_id, "User": principal.username,
+             "DataType": xsi_type}
+    buttons = []
+    for config_id, config in dashboards.available(state.store, scope):
+        name = config["dashboard"]["name"]
+        attributes = {"data-test": f"dashboard-launch-{name}", "data-dashboard-config-id": str(config_id),
+                      "data-dashboard-name": name,
+                      "data-compute-environment-config-id": str(config["computeEnvironmentConfigId"]),
+                      "data-hardware-config-id": str(config["hardwareConfigId"]),
+                      "data-xsi-type": xsi_type, "data-item-id": item_id, "data-item-label": label,
+                      "data-project-id": project_id}
+        rendered = " ".join(f'{key}="{html.escape(value)}"' for key, value in attributes.items())
+        buttons.append(f'<button type="button" class="dashboard-launch" {rendered}>'
+                       f'Start dashboard {html.escape(name)}</button>')
+    return f'<span class="dashboards" data-test="dashboards">{"".join(buttons)}</span>' if buttons else ""
+
+
 def _tree(request: web.Request) -> str:
     principal = principal_of(request)
     store = state_of(request).store
@@ -85,6 +106,7 @@ def _tree(request: web.Request) -> str:
                     f'<li data-test="experiment" data-id="{html.escape(experiment["id"])}">'
                     f'{html.escape(experiment["label"])} <small>{html.escape(experiment["id"])}</small> '
                     f'{_launch_button(experiment["xsi_type"], experiment["id"], experiment["label"], pid)}'
+                    f'{_dashboard_buttons(request, experiment["xsi_type"], experiment["id"], experiment["label"], pid)}'
                     f'<ul>{scans}</ul></li>')
             subjects.append(
                 f'<li data-test="subject" data-id="{html.escape(subject["id"])}">{html.escape(subject["label"])} '
@@ -114,7 +136,8 @@ async def index(request: web.Request) -> web.Response:
 <section><h2>Activity</h2>
 <p id="launch-status" data-state="idle"><span id="launch-message">Nothing started yet.</span></p></section>
 <section><h2>My Jupyter servers</h2><p id="servers-message"></p>
-<table id="servers"><thead><tr><th>Name</th><th>Item</th><th>Ready</th><th></th></tr></thead><tbody></tbody></table>
+<table id="servers"><thead><tr><th>Name</th><th>Type</th><th>Item</th><th>Ready</th><th></th></tr></thead>
+<tbody></tbody></table>
 </section></main>
 <script src="/static/standin.js"></script>"""
     return _page("XNAT stand-in", body, principal.username)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import compute
+from . import compute, dashboards
 from .responses import XnatErrorResponse
 from .state import State
 from .store import Store, User
@@ -177,15 +177,25 @@ def build_user_options(
         if compute.scopes_allow(config["scopes"], scope):
             constraints.extend(compute.constraint_strings(config["constraint"]))
 
-    return {
+    command = env_spec["command"]
+    dashboard_id = request.get("dashboardConfigId")
+    if dashboard_id not in (None, ""):
+        # DefaultDashboardJobTemplateService.resolve: the dashboard's resolved command replaces the environment's
+        command = dashboards.resolve_command(store, dashboards.require_config(store, int(dashboard_id))) or command
+    options: dict[str, Any] = {
         "userId": user.id,
         "servername": request["servername"],
         "xsiType": item.xsi_type,
         "itemId": item.item_id,
         "projectId": item.project_id,
         "eventTrackingId": request["eventTrackingId"],
+    }
+    if dashboard_id not in (None, ""):
+        options["dashboardConfigId"] = int(dashboard_id)
+    return {
+        **options,
         "task_template": {
-            "container_spec": {"image": env_spec["image"], "command": env_spec["command"], "env": env,
+            "container_spec": {"image": env_spec["image"], "command": command, "env": env,
                                "labels": {}, "mounts": mounts},
             "resources": {"cpu_limit": hw_spec["cpuLimit"], "cpu_reservation": hw_spec["cpuReservation"],
                           "mem_limit": hw_spec["memoryLimit"], "mem_reservation": hw_spec["memoryReservation"],
@@ -210,4 +220,22 @@ def check_compute_available(state: State, user: User, request: dict) -> None:
             not compute.scopes_allow(environment["scopes"], scope):
         raise LaunchError(f"Compute environment {env_id} is not available for this launch.")
     if hardware_id not in [hid for hid, _hardware in compute.available_hardware(store, environment, scope)]:
+        raise LaunchError(f"Hardware {hardware_id} is not available for this launch.")
+
+
+def check_dashboard_available(state: State, user: User, request: dict, dashboard_id: int) -> None:
+    """DefaultDashboardJobTemplateService.isAvailable (§2.6.4): the dashboard's scopes admit the launch, the
+    request names the dashboard's own environment and hardware, and the environment allows that hardware.
+    The environment's and hardware's own scopes are not consulted, as in XNAT."""
+    store = state.store
+    config = store.compute_config(dashboards.DASHBOARDS, dashboard_id)
+    if config is None or not compute.scopes_allow(config["scopes"], execution_scope(state, user, request)):
+        raise LaunchError("The dashboard is not available to the user.")
+    env_id, hardware_id = int(request["computeEnvironmentConfigId"]), int(request["hardwareConfigId"])
+    if (env_id, hardware_id) != (config["computeEnvironmentConfigId"], config["hardwareConfigId"]):
+        raise LaunchError("The dashboard is not available to the user: the request's compute environment and "
+                          "hardware are not the dashboard's.")
+    environment = compute.require(store, compute.ENVIRONMENTS, env_id)
+    options = environment.get("hardwareOptions") or {}
+    if not options.get("allowAllHardware") and hardware_id not in (options.get("hardwareConfigs") or []):
         raise LaunchError(f"Hardware {hardware_id} is not available for this launch.")

@@ -26,7 +26,8 @@ except ImportError:  # ansible-core before 2.19
 
 CONNECTION = dict(url="https://xnat.example.org", auth_username="admin", auth_password="Adm1n-S3cret-value")
 WRITES = ("create_user", "update_user", "set_user_enabled", "set_user_verified", "add_user_roles", "remove_user_role",
-          "set_jupyterhub_preferences", "create_compute", "update_compute", "delete_compute")
+          "set_jupyterhub_preferences", "create_compute", "update_compute", "delete_compute",
+          "create_dashboard", "update_dashboard", "delete_dashboard")
 
 
 class ModuleExit(Exception):
@@ -59,6 +60,7 @@ class FakeXnat:
         }
         self.ignored_preferences = set()
         self.compute = {"environments": {}, "hardware": {}, "constraints": {}}
+        self.dashboards = {"frameworks": {}, "configs": {}}
         self.next_id = 1
         self.calls = []
         self.probes = []
@@ -155,6 +157,31 @@ class FakeXnat:
     def delete_compute(self, kind, config_id):
         self._record("delete_compute", kind, config_id)
         del self.compute[kind][config_id]
+
+    # dashboards: frameworks are addressed by name, dashboards by id
+    def list_dashboards(self, kind):
+        return [copy.deepcopy(item) for _id, item in sorted(self.dashboards[kind].items())]
+
+    def create_dashboard(self, kind, body):
+        self._record("create_dashboard", kind, copy.deepcopy(body))
+        item = dict(copy.deepcopy(body), id=self.next_id)
+        self.next_id += 1
+        self.dashboards[kind][item["id"]] = item
+        return item
+
+    def _dashboard_id(self, kind, key):
+        if kind == "frameworks":
+            return next(i for i, f in self.dashboards[kind].items() if f["name"] == key)
+        return key
+
+    def update_dashboard(self, kind, key, body):
+        self._record("update_dashboard", kind, key, copy.deepcopy(body))
+        config_id = self._dashboard_id(kind, key)
+        self.dashboards[kind][config_id] = dict(copy.deepcopy(body), id=config_id)
+
+    def delete_dashboard(self, kind, key):
+        self._record("delete_dashboard", kind, key)
+        del self.dashboards[kind][self._dashboard_id(kind, key)]
 
 
 class FakeClientClass:

@@ -67,13 +67,27 @@ async function followEvent(eventId) {
 }
 
 async function startLaunch() {
-  const eventId = newEventId();
-  const body = {
-    username, servername: eventId, xsiType: selected.xsiType, itemId: selected.itemId,
-    itemLabel: selected.itemLabel, projectId: selected.projectId, eventTrackingId: eventId,
+  await startServer({
+    xsiType: selected.xsiType, itemId: selected.itemId, itemLabel: selected.itemLabel, projectId: selected.projectId,
     computeEnvironmentConfigId: Number(document.getElementById("compute-environment").value),
     hardwareConfigId: Number(document.getElementById("hardware").value),
-  };
+  });
+}
+
+// A dashboard runs on its own compute environment and hardware, which XNAT's dialog sends with its id.
+async function startDashboard(button) {
+  const data = button.dataset;
+  await startServer({
+    xsiType: data.xsiType, itemId: data.itemId, itemLabel: data.itemLabel, projectId: data.projectId,
+    dashboardConfigId: Number(data.dashboardConfigId),
+    computeEnvironmentConfigId: Number(data.computeEnvironmentConfigId),
+    hardwareConfigId: Number(data.hardwareConfigId),
+  });
+}
+
+async function startServer(request) {
+  const eventId = newEventId();
+  const body = { username, servername: eventId, eventTrackingId: eventId, ...request };
   showStatus("running", `Starting server ${eventId}…`);
   try {
     await api("POST", `${userPath}/server/${eventId}`, body);
@@ -124,7 +138,12 @@ async function refreshServers() {
     row.dataset.test = "server";
     row.dataset.name = name;
     const options = server.user_options || {};
-    for (const text of [name, `${options.xsiType || ""} ${options.itemId || ""}`, server.ready ? "yes" : "no"]) {
+    // XNAT's Jupyter menu tells them apart by dashboardConfigId
+    const kind = options.dashboardConfigId != null && options.dashboardConfigId !== "" ? "Dashboard" : "Notebook";
+    row.dataset.kind = kind.toLowerCase();
+    if (kind === "Dashboard") row.dataset.dashboardConfigId = options.dashboardConfigId;
+    for (const text of [name, kind, `${options.xsiType || ""} ${options.itemId || ""}`,
+                        server.ready ? "yes" : "no"]) {
       row.insertCell().textContent = text;
     }
     const actions = row.insertCell();
@@ -144,6 +163,9 @@ async function refreshServers() {
 
 document.querySelectorAll("button[data-test=launch]").forEach((button) => {
   button.onclick = () => chooseItem(button).catch((error) => showStatus("failed", error.message));
+});
+document.querySelectorAll("button.dashboard-launch").forEach((button) => {
+  button.onclick = () => startDashboard(button).catch((error) => showStatus("failed", error.message));
 });
 document.getElementById("launch-start").onclick = startLaunch;
 refreshServers();
