@@ -115,7 +115,7 @@ def http_get(port: int, path: str) -> tuple[int, bytes]:
         answer = b""
         while chunk := conn.recv(65536):
             answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head, _separator, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
 
 
@@ -280,9 +280,9 @@ def main() -> int:
                                      "must be an https:// URL"),
         }
         for name, (extra, expected) in wrong.items():
-            rc, out, _ = run_role(variables, extra)
+            rc, out, _seconds = run_role(variables, extra)
             check(rc != 0 and expected in " ".join(out.split()), f"refused: {name}")
-        rc, out, _ = run_role(variables, {"haproxy_acme_renew_days": 100000}, "--check")
+        rc, out, _seconds = run_role(variables, {"haproxy_acme_renew_days": 100000}, "--check")
         check(rc == 0 and recap_changed(out) > 0, "check mode reports a renewal that is due")
         check((fingerprint(etc / "certs/site.pem"), fingerprint(etc / "haproxy.cfg")) == before,
               "the refused runs and the check mode run changed neither the certificate nor the configuration")
@@ -307,7 +307,7 @@ def main() -> int:
               f"the client loop saw the old and the new certificate ({len(loop.serials)} certificates seen)")
         check(loop.failures == 0, f"HTTPS requests during the renewal: {during}, in the whole loop: "
               f"{loop.requests}, failed: {loop.failures} {loop.errors[:3]}")
-        rc, out, _ = run_role(variables)
+        rc, out, _seconds = run_role(variables)
         check(rc == 0 and recap_changed(out) == 0, "a run after the renewal changes nothing")
         if rc != 0 or recap_changed(out) != 0:
             print(out[-6000:])
