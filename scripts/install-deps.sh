@@ -2,7 +2,8 @@
 # Debian packages that `make demo` and `make test` need on this machine. Installs only what is missing.
 set -euo pipefail
 
-packages=(docker.io debootstrap debian-archive-keyring haproxy rsync git curl ca-certificates
+# pebble: the ACME test server the haproxy layer obtains and renews certificates from, on loopback.
+packages=(docker.io debootstrap debian-archive-keyring haproxy pebble rsync git curl ca-certificates
           python3-venv chromium openssl shellcheck)
 # A machine may already carry node and npm from elsewhere; those serve as well as Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)

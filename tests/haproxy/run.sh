@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Renders the haproxy role's template for each case in tests/haproxy/cases/ and
-# checks it with "haproxy -c" (installing haproxy from apt if it is missing).
+# checks it with "haproxy -c", routes requests through it (session_cookie.py), and
+# applies the role with ACME certificates from pebble on loopback (acme.py).
+# Installs haproxy and pebble from apt if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 
-if ! command -v haproxy >/dev/null; then
-  echo "installing haproxy"
-  apt-get install -y -q haproxy >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q haproxy >/dev/null; }
-fi
+for tool in haproxy pebble; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "installing $tool"
+    apt-get install -y -q "$tool" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "$tool" >/dev/null; }
+  fi
+done
 haproxy -v | sed -n 1p  # sed reads to the end: head would close the pipe early (SIGPIPE under pipefail)
 
 failed=0
@@ -21,4 +25,5 @@ for case in tests/haproxy/cases/*.yml; do
   fi
 done
 python3 tests/haproxy/session_cookie.py || failed=1
+python3 tests/haproxy/acme.py || failed=1
 exit $failed
