@@ -17,6 +17,13 @@ from pathlib import Path
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat import XnatRequestError
+from ansible_collections.xnat_jupyterhub.deploy.plugins.module_utils.xnat_dashboard import (
+    check_git,
+    check_name,
+    check_text,
+)
+
 HUB_SOURCE = Path(__file__).resolve().parents[2] / "files" / "hub" / "src" / "xnat_jupyterhub_hub"
 
 
@@ -154,6 +161,18 @@ def _url(value):
     _hub_module("settings").Url().read(str(value))
 
 
+def _dashboard_rule(check):
+    """A rule of the dashboard modules (contract §2.6.5), so the role refuses what they would, before any write."""
+    def run(value):
+        if not isinstance(value, str):
+            raise TypeError
+        try:
+            check(value)
+        except XnatRequestError as exc:
+            raise ValueError(str(exc)) from None
+    return run
+
+
 # Kind -> (check that raises for a wrong value, what is expected).
 FORMAT_KINDS = {
     "duration": (_matching(r"[0-9]+(us|ms|s|m|h|d)?"), "a time such as 500ms, 30s, 10m or 1h"),
@@ -167,6 +186,16 @@ FORMAT_KINDS = {
     "docker_size": (_matching(r"[0-9]+[kmg]"), "a size such as 10m or 1g"),
     "network_name": (_matching(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"), "a Docker network name"),
     "cookie_name": (_matching(r"[A-Za-z0-9_.-]{1,128}"), "a cookie name (letters, digits, _ . -)"),
+    "dashboard_name": (_dashboard_rule(lambda value: check_name(value, "name")),
+                       "a name of letters, digits, spaces and . _ ( ) + -, starting with a letter or digit"),
+    "dashboard_text": (_dashboard_rule(lambda value: check_text(value, "text")),
+                       "a text of at most 4096 characters without control characters"),
+    "git_url": (_dashboard_rule(lambda value: check_git(value, None, None)),
+                "an http(s)://, git://, ssh:// or user@host:path git URL without spaces"),
+    "git_branch": (_dashboard_rule(lambda value: check_git(None, value, None)),
+                   "a branch name of letters, digits and . _ / -, not starting with '-', without '..'"),
+    "repository_path": (_dashboard_rule(lambda value: check_git(None, None, value)),
+                        "a relative path inside the repository, without '..', spaces or a leading '/'"),
 }
 # Variable (name, name[] for each element of a list, name[].key for a key of each element) -> kind.
 # Empty values pass: a variable that is needed has a check of its own.
@@ -190,6 +219,14 @@ SITE_FORMATS = {
     "xnat_registration_archive_prefix": "absolute_path", "xnat_registration_archive_server_prefix": "absolute_path",
     "xnat_registration_workspace_prefix": "absolute_path", "xnat_registration_workspace_server_prefix": "absolute_path",
     "xnat_registration_workspace_path": "absolute_path",
+    "xnat_registration_dashboard_frameworks[].name": "dashboard_name",
+    "xnat_registration_dashboard_frameworks[].command_template": "dashboard_text",
+    "xnat_registration_dashboards[].name": "dashboard_name",
+    "xnat_registration_dashboards[].description": "dashboard_text",
+    "xnat_registration_dashboards[].command": "dashboard_text",
+    "xnat_registration_dashboards[].git_repo_url": "git_url",
+    "xnat_registration_dashboards[].git_repo_branch": "git_branch",
+    "xnat_registration_dashboards[].main_file_path": "repository_path",
 }
 
 

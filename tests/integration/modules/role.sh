@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The xnat_registration role against the running stand-in: converge with -vvv (and no secret in that
-# output), converge again with changed=0, verify from XNAT, then bad input.
+# output), converge again with changed=0, verify from XNAT, converge in check mode with changed=0,
+# remove environments and a framework that dashboards use, then bad input.
 #   role.sh VARS_FILE WORK_DIR   (both made by run.sh)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,6 +57,16 @@ grep -Eq "localhost +: ok=[0-9]+ +changed=0 " "$work/converge2.log" || fail "sec
 
 echo "--- verify"
 ansible-playbook -i "$here/inventory.yml" "$here/role_verify.yml" -e "@$vars" -e "@$role_vars" || fail "verification failed"
+
+echo "--- converge in check mode"
+ansible-playbook --check -i "$here/inventory.yml" "$here/role_converge.yml" -e "@$vars" -e "@$role_vars" > "$work/converge-check.log" 2>&1
+rc=$?
+grep -A3 "PLAY RECAP" "$work/converge-check.log"
+[ "$rc" -eq 0 ] || { tail -n 60 "$work/converge-check.log"; fail "converge in check mode exited $rc"; }
+grep -Eq "localhost +: ok=[0-9]+ +changed=0 " "$work/converge-check.log" || fail "converge in check mode reported changes"
+
+echo "--- removal order: dashboards removed and moved before their environments and framework go"
+ansible-playbook -i "$here/inventory.yml" "$here/role_removal.yml" -e "@$vars" -e "@$role_vars" || fail "removal order test failed"
 
 echo "--- bad input (and no secret in its failure output)"
 ansible-playbook -i "$here/inventory.yml" "$here/role_bad_input.yml" -e "@$vars" -e "@$role_vars" > "$work/bad_input.log" 2>&1
