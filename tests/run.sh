@@ -2,7 +2,7 @@
 # shellcheck disable=SC2317  # layer functions are called indirectly, by name
 # Runs the test layers in order, one after another (the machine has two cores), and prints a
 # summary with each layer's wall time. Exit status is non-zero if any layer failed.
-#   tests/run.sh            every layer
+#   tests/run.sh            every layer (static and unit at once, then the others in order)
 #   tests/run.sh unit hub   only the named layers
 #   tests/run.sh --list     the layer names
 #   tests/run.sh --parallel static unit   the named layers at once, each into build/logs/<layer>.log
@@ -37,31 +37,36 @@ LAYERS=(static unit images hub modules haproxy argspecs molecule_default molecul
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${LAYERS[@]}"; exit 0; fi
 parallel=0; [ "${1:-}" = "--parallel" ] && { parallel=1; shift; }
-selected=("$@"); [ "${#selected[@]}" -eq 0 ] && selected=("${LAYERS[@]}")
-for layer in "${selected[@]}"; do
+selected=("$@"); together=()
+if [ "$parallel" -eq 1 ]; then
+  together=("${selected[@]}"); selected=()
+elif [ "${#selected[@]}" -eq 0 ]; then
+  # Every layer: the two that need no Docker at once (one per core), then the rest one after another.
+  together=(static unit); selected=("${LAYERS[@]:2}")
+fi
+for layer in "${together[@]}" "${selected[@]}"; do
   if ! declare -F "layer_$layer" >/dev/null; then
     echo "unknown layer: $layer (known: ${LAYERS[*]})" >&2; exit 2
   fi
 done
 
 results=(); failed=0; start_all=$SECONDS
-if [ "$parallel" -eq 1 ]; then
+if [ "${#together[@]}" -gt 0 ]; then
   # Each layer in the background with its own log and timing file; the logs are printed after, whole.
   pids=()
-  for layer in "${selected[@]}"; do
+  for layer in "${together[@]}"; do
     ( t0=$SECONDS; "layer_$layer" >"build/logs/$layer.log" 2>&1; rc=$?
       echo "$rc $((SECONDS - t0))" >"build/logs/$layer.status" ) &
     pids+=($!)
   done
-  echo "=== layers ${selected[*]} at once (logs: build/logs/<layer>.log) ==="
+  echo "=== layers ${together[*]} at once (logs: build/logs/<layer>.log) ==="
   wait "${pids[@]}"
-  for layer in "${selected[@]}"; do
+  for layer in "${together[@]}"; do
     echo "=== layer $layer ==="
     cat "build/logs/$layer.log"
     read -r rc dt <"build/logs/$layer.status"; rm -f "build/logs/$layer.status"
     if [ "$rc" -eq 0 ]; then results+=("PASS  $layer  ${dt}s"); else results+=("FAIL  $layer  ${dt}s (exit $rc)"); failed=1; fi
   done
-  selected=()
 fi
 for layer in "${selected[@]}"; do
   echo "=== layer $layer ==="
