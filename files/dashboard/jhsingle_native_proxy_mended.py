@@ -1,4 +1,3 @@
-#!/opt/dashboard-proxy/bin/python3
 """jhsingle-native-proxy, as XNAT's dashboard commands name it, with four faults of 0.8.2 mended.
 
 - Websockets: it checks a websocket's Origin by calling check_origin for every request that carries
