@@ -33,7 +33,7 @@ def _check_origin_as_tornado_does(self, origin):
 
 async def _port_accepts_connections(self, process):
     try:
-        _, writer = await asyncio.open_connection("localhost", self.port)
+        writer = (await asyncio.open_connection("localhost", self.port))[1]
     except OSError:
         return False
     writer.close()
