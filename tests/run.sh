@@ -14,8 +14,9 @@ mkdir -p build/logs
 
 # pytest exits 5 when it collects no tests; that is a failure here, like any other non-zero code.
 layer_static()   { tests/static/run.sh; }
-layer_unit()     { pytest -q -p no:cacheprovider files/hub/tests files/notebook/tests files/xnat_standin/tests tests/unit; }
-layer_images()   { ansible-playbook tests/images.yml; }
+layer_unit()     { pytest -q -p no:cacheprovider files/hub/tests files/notebook/tests files/dashboard/tests files/xnat_standin/tests tests/unit; }
+# The images, then the dashboard image run as the hub runs it (each framework's launch-to-rendered time printed).
+layer_images()   { ansible-playbook tests/images.yml && pytest -q -s -p no:cacheprovider tests/images; }
 layer_modules()  { tests/integration/modules/run.sh; }
 layer_hub()      { pytest -q -p no:cacheprovider tests/integration/hub; }
 layer_haproxy()  { tests/haproxy/run.sh; }
