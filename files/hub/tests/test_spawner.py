@@ -597,3 +597,25 @@ async def test_xnat_start_request_body_is_accepted_quietly(make_spawner, caplog)
     caplog.set_level(logging.WARNING)
     await make_spawner()._run_apply_user_options({"xsiType": "xnat:projectData", "task_template": None})
     assert "unhandled user_options" not in caplog.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("command", "args"), [
+    ("jhsingle-native-proxy --port 8888 --destport 5006 bokeh-root-cmd /d/app.py {--}port={port}",
+     ["jhsingle-native-proxy", "--port", "8888", "--destport", "5006", "bokeh-root-cmd", "/d/app.py", "{--}port={port}",
+      "--no-force-alive"]),
+    ("/usr/local/bin/jhsingle-native-proxy --destport 8501 streamlit run a.py",
+     ["/usr/local/bin/jhsingle-native-proxy", "--destport", "8501", "streamlit", "run", "a.py", "--no-force-alive"]),
+    # A site that chose otherwise in its framework template keeps its choice; other commands are left alone.
+    ("jhsingle-native-proxy --force-alive voila a.ipynb",
+     ["jhsingle-native-proxy", "--force-alive", "voila", "a.ipynb"]),
+    ("jupyterhub-singleuser --no-force-alive", ["jupyterhub-singleuser", "--no-force-alive"]),
+    ("run-jhsingle-native-proxy x", ["run-jhsingle-native-proxy", "x"]),
+])
+async def test_dashboards_report_their_real_activity(fake_xnat, docker, make_spawner, command, args):
+    options = copy.deepcopy(XNAT_OPTIONS)
+    options["dashboardConfigId"] = 3
+    options["task_template"]["container_spec"]["command"] = command
+    fake_xnat.user_options[(USER, SERVER)] = options
+    await make_spawner().start()
+    assert container_spec(docker)["Args"] == args

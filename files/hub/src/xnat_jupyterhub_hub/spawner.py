@@ -71,6 +71,21 @@ def _http_error(status: int, message: str) -> web.HTTPError:
     return error
 
 
+
+DASHBOARD_PROXY = "jhsingle-native-proxy"
+
+
+def dashboard_args(args: list[str]) -> list[str]:
+    """A dashboard's command (contract §2.6.6) with its activity reported as it is, so idle dashboards are culled.
+
+    jhsingle-native-proxy reports "active now" every few minutes unless told `--no-force-alive`; XNAT's
+    templates do not say it, and XNAT's inactivity timeout (contract §3.5) would never stop a dashboard.
+    """
+    if args and args[0].rsplit("/", 1)[-1] == DASHBOARD_PROXY \
+            and not {"--force-alive", "--no-force-alive"} & set(args):
+        return [*args, "--no-force-alive"]
+    return args
+
 class XnatSwarmSpawner(SwarmSpawner):
     """SwarmSpawner that builds each notebook service from XNAT's user options.
 
@@ -336,7 +351,7 @@ class XnatSwarmSpawner(SwarmSpawner):
         # Only the last case calls DockerSpawner.get_command, which inspects the image for its Cmd and adds the args.
         extra = self.get_args()
         if self._spec and self._spec.args:
-            return list(self._spec.args) + extra
+            return dashboard_args(list(self._spec.args)) + extra
         if self.cmd:
             return list(self.cmd) + extra
         if not extra:
