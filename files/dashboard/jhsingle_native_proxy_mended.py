@@ -1,4 +1,4 @@
-"""jhsingle-native-proxy, as XNAT's dashboard commands name it, with four faults of 0.8.2 mended.
+"""jhsingle-native-proxy, as XNAT's dashboard commands name it, with six faults of 0.8.2 mended.
 
 - Websockets: it checks a websocket's Origin by calling check_origin for every request that carries
   one; Tornado 6.6 moved the same-origin comparison out of check_origin, so every browser websocket got
@@ -12,14 +12,23 @@
 - Tokens in logs: XNAT opens dashboards with ?token=; the proxy's access log and the app's (which got
   the same query) wrote it to the service's log. The token is masked in the proxy's log and not passed
   on to the app, which has no use for the hub's token.
+- ?token= signed in only the first request: JupyterHub keeps a token from the URL in the OAuth cookie
+  only for handlers that are not websocket handlers, and every handler of the proxy is one (it serves
+  both). Each of the page's scripts then started an OAuth round of its own; their state cookies
+  overwrote one another and the page never loaded. Here a page load (not a websocket upgrade, not a
+  script's fetch) signed in by ?token= keeps the token in the cookie, as jupyterhub-singleuser does.
+- A request without a sign-in answered its redirect to the hub's login and then raised TypeError
+  (an awaited None), logged as an uncaught exception for every such request; it now just redirects.
 """
 
 import asyncio
+import inspect
 import re
 import sys
 
 from jhsingle_native_proxy import main
 from jhsingle_native_proxy.proxyhandlers import ProxyHandler, SuperviseAndProxyHandler
+from jupyterhub.services.auth import HubOAuth
 from tornado.log import access_log
 
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&]*")
@@ -38,6 +47,21 @@ async def _port_accepts_connections(self, process):
         return False
     writer.close()
     return True
+
+
+def _keep_url_token_in_cookie(self, handler):
+    token = handler.get_argument("token", "")
+    if not token or not getattr(handler, "_token_authenticated", False):
+        return  # no token in the URL, or the request was signed in some other way
+    headers = handler.request.headers
+    if headers.get("Upgrade", "").lower() == "websocket" or headers.get("Sec-Fetch-Mode", "navigate") != "navigate":
+        return
+    self.set_cookie(handler, token)
+
+
+async def _oauth_proxy_or_redirect(self, port, path):
+    answer = _oauth_proxy(self, port, path)  # None once it has redirected to the hub's login
+    return await answer if inspect.isawaitable(answer) else answer
 
 
 def _log_request_without_token(handler):
@@ -59,6 +83,9 @@ def _query_arguments_without_token(self):
 
 
 _make_app = main.make_app
+_oauth_proxy = SuperviseAndProxyHandler.oauth_proxy
+HubOAuth._persist_url_token_if_set = _keep_url_token_in_cookie
+SuperviseAndProxyHandler.oauth_proxy = _oauth_proxy_or_redirect
 _query_arguments = ProxyHandler.proxy_query_arguments
 main.make_app = _make_app_logging_without_token
 ProxyHandler.proxy_query_arguments = _query_arguments_without_token

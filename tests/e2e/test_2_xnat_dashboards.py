@@ -129,6 +129,10 @@ def test_dashboard_from_xnat_renders_the_experiment_for_its_owner_only(
     spec = services[0].attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
     assert spec["Args"][0] == "jhsingle-native-proxy" and GIT_URL in spec["Args"], spec["Args"]
     assert spec["Image"].split("@")[0] == built_images()["dashboard"], spec["Image"]
+    # The hub's and XNAT's tokens travel in the service's swarm secret, as for notebooks, not in its spec.
+    env_names = {item.split("=", 1)[0] for item in spec.get("Env") or []}
+    assert not env_names & {"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "XNAT_USER", "XNAT_PASS"}, sorted(env_names)
+    assert [ref["File"]["Name"] for ref in spec.get("Secrets", [])] == ["notebook-env.json"], spec.get("Secrets")
 
     # Open, as XNAT's page does (a token XNAT minted, in the URL): the app shows what XNAT mounted.
     files, size = _archive_summary(site)

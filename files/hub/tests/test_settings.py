@@ -46,7 +46,7 @@ def test_defaults_with_only_the_required_settings(environ, secrets_dir):
     assert settings.xnat_password.read() == "service-pass"
     assert settings.xnat_service_token.read() == TOKEN
     assert settings.cookie_secret is None and settings.proxy_token is None and settings.db_url is None
-    assert settings.secrets_file_images == ("*xnat-jupyterhub/notebook:*",)
+    assert settings.secrets_file_images == ("*xnat-jupyterhub/notebook:*", "*xnat-jupyterhub/dashboard:*")
     assert (settings.idle_culler_timeout, settings.idle_culler_every) == (0, 300)
 
 

@@ -124,7 +124,7 @@ class XnatSwarmSpawner(SwarmSpawner):
     ).tag(config=True)
     secrets_file_images = List(
         Unicode(),
-        ["*xnat-jupyterhub/notebook:*"],
+        ["*xnat-jupyterhub/notebook:*", "*xnat-jupyterhub/dashboard:*"],
         help="Glob patterns of images whose entrypoint reads secret_env_names from a swarm"
         " secret file; other images get them as plain environment variables.",
     ).tag(config=True)
