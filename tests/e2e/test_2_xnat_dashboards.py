@@ -104,7 +104,7 @@ def _archive_summary(site) -> tuple[int, int]:
 @pytest.mark.parametrize("framework", sorted(DASHBOARDS))
 def test_dashboard_from_xnat_renders_the_experiment_for_its_owner_only(
         framework, site, users, dashboards, new_context, bob_hub):
-    name, _ = DASHBOARDS[framework]
+    name = DASHBOARDS[framework][0]
     context = new_context()
     page = context.new_page()
     log_in_to_xnat(page, ALICE, users[ALICE])
@@ -136,7 +136,7 @@ def test_dashboard_from_xnat_renders_the_experiment_for_its_owner_only(
 
     # Open, as XNAT's page does (a token XNAT minted, in the URL): the app shows what XNAT mounted.
     files, size = _archive_summary(site)
-    app, _ = open_from_xnat(context, page, server)
+    app = open_from_xnat(context, page, server)[0]
     expect(app.get_by_text(f"{framework} dashboard: {files} files, {size} bytes under /data")).to_be_visible(
         timeout=LAUNCH_TIMEOUT * 1000)
     TIMINGS[framework] = {"launch": round(ready - started, 1), "open": round(time.monotonic() - ready, 1)}

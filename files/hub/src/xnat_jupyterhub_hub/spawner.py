@@ -71,7 +71,6 @@ def _http_error(status: int, message: str) -> web.HTTPError:
     return error
 
 
-
 DASHBOARD_PROXY = "jhsingle-native-proxy"
 
 
@@ -85,6 +84,7 @@ def dashboard_args(args: list[str]) -> list[str]:
             and not {"--force-alive", "--no-force-alive"} & set(args):
         return [*args, "--no-force-alive"]
     return args
+
 
 class XnatSwarmSpawner(SwarmSpawner):
     """SwarmSpawner that builds each notebook service from XNAT's user options.
