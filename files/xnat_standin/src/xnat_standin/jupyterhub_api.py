@@ -287,7 +287,7 @@ async def start_server(state: State, client: HubClient, principal: Principal, re
     user, username = principal.user, principal.username
     servername = request.get("servername") or ""
     dashboard_id = int(request["dashboardConfigId"]) if is_dashboard(request) else None
-    application = "dashboard" if dashboard_id is not None else "Jupyter notebook"
+    application = "dashboard" if dashboard_id is not None else "Jupyter notebook server"
     events = EventTracker(state.store, request["eventTrackingId"], user.id)
     events.progress(f"Starting {application} for user {username}", 0)
     try:
