@@ -68,6 +68,7 @@ def hub_session_cookies(page: Page) -> set[str]:
 
 def test_openid_user_opens_the_hub_and_is_signed_in_with_the_xnat_session(site, olga, new_context):
     page = new_context().new_page()
+    logs_since = str(int(time.time()) - 5)  # this test's part of the hub's log (a site's log grows with every run)
     sign_in_at_the_idp(page, OPENID_USER, olga)
     # XNAT itself has no password for this account: password sign-in at the hub can never work for it.
     assert http("GET", f"{BASE_URL}/xapi/users/username", auth=(OPENID_USER, olga)).status_code == 401
@@ -85,8 +86,9 @@ def test_openid_user_opens_the_hub_and_is_signed_in_with_the_xnat_session(site, 
 
     # The session cookie is XNAT's: the hub neither logs it nor hands it on.
     session = next(c["value"] for c in page.context.cookies(BASE_URL + "/") if c["name"] == "JSESSIONID")
-    logs = subprocess.run(["docker", "service", "logs", "--raw", site.swarm.hub_service], capture_output=True,
-                          text=True, timeout=60, check=True)
+    logs = subprocess.run(["docker", "service", "logs", "--raw", "--since", logs_since, site.swarm.hub_service],
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert OPENID_USER in logs.stdout + logs.stderr, "the hub's log of the sign-in was not read"
     assert session not in logs.stdout + logs.stderr
 
 
